@@ -1,0 +1,195 @@
+"""One HappyTalk request per window: the POST, its retries, and what its answer means.
+
+Retries live here and only here: HTTP 429 and 5xx, timeouts and broken connections are
+retried with exponential backoff and full jitter, or after the server's `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from tap_happytalk.errors import (
+    HappyTalkRefusedError,
+    HappyTalkResponseError,
+    HappyTalkUnavailableError,
+    redact,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_happytalk.windows import DayWindow
+
+SERVICE_HISTORY_PATH = "/user/api/service_history/format/json"
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 60.0
+RETRY_AFTER_CAP_SECONDS = 300.0
+TRANSIENT_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+FAIL_DETAIL_KEYS = ("code", "error_code", "fail_code", "message", "msg", "error", "reason")
+
+logger = logging.getLogger(__name__)
+
+
+class HappyTalkClient:
+    """Posts service-history requests; safe to share between threads."""
+
+    def __init__(  # noqa: PLR0913 - each argument is a setting
+        self,
+        *,
+        api_url: str,
+        token: str,
+        timeout_seconds: float,
+        max_retries: int,
+        user_agent: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Prepare a client; no connection is made until the first request."""
+        self.url = api_url + SERVICE_HISTORY_PATH
+        self._token = token
+        self._timeout = timeout_seconds
+        self._max_retries = max_retries
+        self._user_agent = user_agent
+        self._sleep = sleep
+        self._local = threading.local()
+
+    @property
+    def _session(self) -> requests.Session:
+        """One keep-alive session per thread: `requests.Session` is not thread-safe."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = self._user_agent
+            self._local.session = session
+        return session
+
+    def fetch(self, window: DayWindow) -> list[dict[str, Any]]:
+        """Return the raw records HappyTalk has for `window`, in the order it sent them.
+
+        Raises:
+            HappyTalkRefusedError: HappyTalk answered `result: fail`.
+            HappyTalkUnavailableError: HTTP failures outlasted every retry.
+            HappyTalkResponseError: The answer is not a service-history response.
+        """
+        body = self._post(window)
+        return self._records(body, window)
+
+    def _post(self, window: DayWindow) -> dict[str, Any]:
+        payload = {"token": self._token, "start_date": window.api_start, "end_date": window.api_end}
+        for retry in range(self._max_retries + 1):
+            try:
+                return self._attempt(payload, window)
+            except _TransientFailure as failure:
+                if retry == self._max_retries:
+                    msg = (
+                        f"HappyTalk did not answer POST {self.url} for {window} after "
+                        f"{retry + 1} attempts: {failure.problem}"
+                    )
+                    raise HappyTalkUnavailableError(msg) from None
+                delay = failure.retry_after
+                if delay is None:
+                    delay = _backoff(retry + 1)
+                logger.warning(
+                    "Window %s: %s; retry %d of %d in %.1fs",
+                    window,
+                    failure.problem,
+                    retry + 1,
+                    self._max_retries,
+                    delay,
+                )
+                self._sleep(delay)
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def _attempt(self, payload: dict[str, str], window: DayWindow) -> dict[str, Any]:
+        """Send once and decode the answer; raise `_TransientFailure` if worth retrying."""
+        try:
+            response = self._session.post(self.url, json=payload, timeout=self._timeout)
+        except requests.Timeout:
+            raise _TransientFailure(f"no answer within {self._timeout:g}s") from None
+        except TRANSIENT_EXCEPTIONS as exc:
+            raise _TransientFailure(f"connection failed ({type(exc).__name__})") from None
+
+        status = response.status_code
+        if status == 429 or status >= 500:  # noqa: PLR2004 - HTTP's own numbers
+            wait = _retry_after(response.headers.get("Retry-After"))
+            raise _TransientFailure(f"HTTP {status}", wait)
+        if status != 200:  # noqa: PLR2004
+            hint = " (is api_url right?)" if status in {404, 405} else ""
+            msg = f"HappyTalk answered HTTP {status} to POST {self.url} for {window}{hint}"
+            raise HappyTalkUnavailableError(msg)
+        try:
+            body = response.json()
+        except ValueError:
+            snippet = redact(response.text[:120], self._token).replace("\n", " ")
+            msg = f"HappyTalk's answer for {window} is not JSON: {snippet!r}"
+            raise HappyTalkResponseError(msg) from None
+        if not isinstance(body, dict):
+            msg = f"HappyTalk's answer for {window} is not a JSON object"
+            raise HappyTalkResponseError(msg)
+        return body
+
+    def _records(self, body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
+        result = body.get("result")
+        if result == "fail":
+            msg = f"HappyTalk refused the request for {window}: {self._fail_detail(body)}"
+            raise HappyTalkRefusedError(msg)
+        if result != "success":
+            msg = f"HappyTalk's answer for {window} has result {result!r}, not 'success'"
+            raise HappyTalkResponseError(msg)
+        data = body.get("data")
+        if data is None:
+            return []
+        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+            msg = f"HappyTalk's answer for {window} has 'data' that is not a list of records"
+            raise HappyTalkResponseError(msg)
+        return data
+
+    def _fail_detail(self, body: dict[str, Any]) -> str:
+        """HappyTalk's code and message, whatever names it gives them."""
+        known = [str(body[key]) for key in FAIL_DETAIL_KEYS if body.get(key) not in {None, ""}]
+        if known:
+            detail = " ".join(known)
+        else:
+            rest = {k: v for k, v in body.items() if k not in {"result", "data"}}
+            detail = json.dumps(rest, ensure_ascii=False) if rest else "no code or message given"
+        return redact(detail, self._token)
+
+
+class _TransientFailure(Exception):
+    """A failure worth retrying: what went wrong, and how long the server asked us to wait."""
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after = retry_after
+
+
+def _backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff: spreads retries of parallel requests apart."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header, in seconds or HTTP-date form."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_CAP_SECONDS)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(max(0.0, when.timestamp() - time.time()), RETRY_AFTER_CAP_SECONDS)

@@ -1,0 +1,243 @@
+"""The tap's settings: their JSON Schema for the SDK, and their parsed, checked form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from singer_sdk import typing as th
+
+from tap_happytalk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_API_URL = "https://customer.happytalk.io"
+DEFAULT_TIMEZONE = "Asia/Seoul"
+DEFAULT_MAX_CONCURRENT_REQUESTS = 4
+MAX_LOOKBACK_MINUTES = 7 * 24 * 60
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "token",
+        th.StringType(min_length=1),
+        required=True,
+        secret=True,
+        title="Token",
+        description=(
+            "Customer token from the HappyTalk console (Settings > Company information > "
+            "System information > TOKEN). Sent only in the request body; never logged."
+        ),
+    ),
+    th.Property(
+        "start_date",
+        th.StringType(min_length=1),
+        required=True,
+        title="Start date",
+        description=(
+            "First instant to extract, inclusive: a date (2024-01-01) or a date-time "
+            "(2024-01-01T09:30:00). Without a UTC offset it is read in `timezone`."
+        ),
+        examples=["2024-01-01", "2024-01-01T00:00:00+09:00"],
+    ),
+    th.Property(
+        "end_date",
+        th.StringType(min_length=1),
+        title="End date",
+        description=(
+            "Extract events strictly before this instant (exclusive); parsed like "
+            "`start_date`. Default: now."
+        ),
+    ),
+    th.Property(
+        "api_url",
+        th.StringType(min_length=1),
+        default=DEFAULT_API_URL,
+        title="API URL",
+        description=(
+            "Base URL of the HappyTalk API. https://patch-customer.happytalk.io is "
+            "HappyTalk's patch environment."
+        ),
+    ),
+    th.Property(
+        "timezone",
+        th.StringType(min_length=1),
+        default=DEFAULT_TIMEZONE,
+        title="Time zone",
+        description=(
+            "IANA time zone of the API's naive timestamps and of its calendar days. "
+            "HappyTalk uses Korea time."
+        ),
+    ),
+    th.Property(
+        "lookback_minutes",
+        th.IntegerType(minimum=0, maximum=MAX_LOOKBACK_MINUTES),
+        default=0,
+        title="Lookback (minutes)",
+        description=(
+            "On incremental runs, start this many minutes before the bookmark, to pick up "
+            "late-arriving events. Re-read events are sent again (upsert on `id`)."
+        ),
+    ),
+    th.Property(
+        "window_size_hours",
+        th.IntegerType(minimum=1, maximum=24),
+        default=24,
+        title="Window size (hours)",
+        description=(
+            "Size of one request's window, 1 to 24 hours. Windows never cross midnight "
+            "in `timezone`."
+        ),
+    ),
+    th.Property(
+        "max_concurrent_requests",
+        th.IntegerType(minimum=1, maximum=16),
+        default=DEFAULT_MAX_CONCURRENT_REQUESTS,
+        title="Concurrent requests",
+        description=(
+            "Windows fetched at once, 1 to 16. Records are still emitted in window order."
+        ),
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0, maximum=10),
+        default=5,
+        title="Retries",
+        description=(
+            "Retries of a request after HTTP 429, 5xx, a timeout or a broken connection, "
+            "with exponential backoff (honouring Retry-After), before the run fails."
+        ),
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        th.IntegerType(minimum=1, maximum=600),
+        default=60,
+        title="Request timeout (seconds)",
+        description="Seconds to wait for HappyTalk to connect and to answer one request.",
+    ),
+).to_dict()
+
+
+def parse_instant(text: str, zone: dt.tzinfo) -> dt.datetime:
+    """Parse a date or ISO 8601 date-time; without an offset it is wall-clock time in `zone`.
+
+    Raises:
+        ValueError: The text is neither a date nor a date-time.
+    """
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=zone)
+    return moment
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked settings a sync runs with; times are timezone-aware."""
+
+    token: str
+    start: dt.datetime
+    end: dt.datetime | None
+    api_url: str
+    zone: ZoneInfo
+    lookback: dt.timedelta
+    window_hours: int
+    max_concurrent_requests: int
+    max_retries: int
+    request_timeout_seconds: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Check the settings beyond what JSON Schema can say, naming the setting at fault.
+
+        Raises:
+            ConfigError: A setting is missing or unusable.
+        """
+        token = config.get("token")
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigError("token", "is required")
+
+        zone_name = config.get("timezone") or DEFAULT_TIMEZONE
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("timezone", f"'{zone_name}' is not an IANA time zone") from None
+
+        start = _instant_setting(config, "start_date", zone)
+        if start is None:
+            raise ConfigError("start_date", "is required")
+        end = _instant_setting(config, "end_date", zone)
+        if end is not None and end <= start:
+            raise ConfigError(
+                "end_date",
+                f"{config['end_date']} is not after start_date {config['start_date']}",
+            )
+
+        return cls(
+            token=token,
+            start=start,
+            end=end,
+            api_url=_api_url(config.get("api_url") or DEFAULT_API_URL),
+            zone=zone,
+            lookback=dt.timedelta(minutes=_int_setting(config, "lookback_minutes", 0)),
+            window_hours=_int_setting(config, "window_size_hours", 24, low=1, high=24),
+            max_concurrent_requests=_int_setting(
+                config, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS, 1, 16
+            ),
+            max_retries=_int_setting(config, "max_retries", 5, high=10),
+            request_timeout_seconds=_int_setting(config, "request_timeout_seconds", 60, 1, 600),
+        )
+
+
+def _instant_setting(config: Mapping[str, Any], name: str, zone: dt.tzinfo) -> dt.datetime | None:
+    value = config.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_instant(str(value), zone)
+    except ValueError:
+        problem = f"'{value}' is not a date (2024-01-01) or ISO 8601 date-time"
+        raise ConfigError(name, problem) from None
+
+
+def _int_setting(
+    config: Mapping[str, Any],
+    name: str,
+    default: int,
+    low: int = 0,
+    high: int = MAX_LOOKBACK_MINUTES,
+) -> int:
+    value = config.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(name, f"{value!r} is not a whole number from {low} to {high}")
+    return value
+
+
+def _api_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError("api_url", f"'{url}' is not an http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            "api_url",
+            f"'{url}' would send the token unencrypted; use https (plain http is allowed "
+            "only for a server on this machine)",
+        )
+    return url.rstrip("/")

@@ -1,0 +1,77 @@
+"""The HappyTalk tap: its settings, its stream, and its command-line edge."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
+
+from tap_happytalk.errors import TapHappyTalkError, redact
+from tap_happytalk.settings import CONFIG_SCHEMA, Settings
+from tap_happytalk.streams import ServiceHistoryStream
+
+if TYPE_CHECKING:
+    from singer_sdk.plugin_base import _ConfigInput
+
+TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"
+
+
+class TapHappyTalk(Tap):
+    """Singer tap for HappyTalk's service history."""
+
+    name = "tap-happytalk"
+    package_name = "tap-happytalk"
+    config_jsonschema = CONFIG_SCHEMA
+
+    def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's own arguments
+        """Build the tap; with `validate_config`, check every setting before any request."""
+        super().__init__(**kwargs)
+        if kwargs.get("validate_config", True):
+            Settings.from_config(self.config)
+
+    @override
+    def discover_streams(self) -> list[ServiceHistoryStream]:
+        return [ServiceHistoryStream(tap=self)]
+
+    @override
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        state: Any = None,  # noqa: ANN401 - the SDK passes a file object
+        catalog: Any = None,  # noqa: ANN401
+    ) -> None:
+        """Run the tap; any error it can explain ends the run with one line and exit code 1.
+
+        The SDK would print a traceback, and its config errors over several lines.
+        """
+        token = (config.config if config else {}).get("token") or os.environ.get(TOKEN_ENV)
+        try:
+            super().invoke(
+                about=about,
+                about_format=about_format,
+                config=config,
+                state=state,
+                catalog=catalog,
+            )
+        except ConfigValidationError as exc:
+            problems = "; ".join(exc.errors) or str(exc)
+            cls._fail(redact(f"invalid config: {problems}", str(token or "")))
+        except TapHappyTalkError as exc:
+            cls._fail(redact(str(exc), str(token or "")))
+
+    @classmethod
+    def _fail(cls, message: str) -> None:
+        cls.logger.error(message)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapHappyTalk.cli()
