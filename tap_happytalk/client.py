@@ -90,7 +90,7 @@ class HappyTalkClient:
         for retry in range(self._max_retries + 1):
             try:
                 return self._attempt(payload, window)
-            except _TransientFailure as failure:
+            except _TransientError as failure:  # noqa: PERF203 - retrying is the point
                 if retry == self._max_retries:
                     msg = (
                         f"HappyTalk did not answer POST {self.url} for {window} after "
@@ -112,18 +112,18 @@ class HappyTalkClient:
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
     def _attempt(self, payload: dict[str, str], window: DayWindow) -> dict[str, Any]:
-        """Send once and decode the answer; raise `_TransientFailure` if worth retrying."""
+        """Send once and decode the answer; raise `_TransientError` if worth retrying."""
         try:
             response = self._session.post(self.url, json=payload, timeout=self._timeout)
         except requests.Timeout:
-            raise _TransientFailure(f"no answer within {self._timeout:g}s") from None
+            raise _TransientError(f"no answer within {self._timeout:g}s") from None
         except TRANSIENT_EXCEPTIONS as exc:
-            raise _TransientFailure(f"connection failed ({type(exc).__name__})") from None
+            raise _TransientError(f"connection failed ({type(exc).__name__})") from None
 
         status = response.status_code
         if status == 429 or status >= 500:  # noqa: PLR2004 - HTTP's own numbers
             wait = _retry_after(response.headers.get("Retry-After"))
-            raise _TransientFailure(f"HTTP {status}", wait)
+            raise _TransientError(f"HTTP {status}", wait)
         if status != 200:  # noqa: PLR2004
             hint = " (is api_url right?)" if status in {404, 405} else ""
             msg = f"HappyTalk answered HTTP {status} to POST {self.url} for {window}{hint}"
@@ -166,7 +166,7 @@ class HappyTalkClient:
         return redact(detail, self._token)
 
 
-class _TransientFailure(Exception):
+class _TransientError(Exception):
     """A failure worth retrying: what went wrong, and how long the server asked us to wait."""
 
     def __init__(self, problem: str, retry_after: float | None = None) -> None:

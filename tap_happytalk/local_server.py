@@ -23,6 +23,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Literal
 
+from typing_extensions import Self
+
 from tap_happytalk.client import SERVICE_HISTORY_PATH
 
 if TYPE_CHECKING:
@@ -39,7 +41,10 @@ SAMPLE_EVENTS = (
     (
         "A",
         "S",
-        "상담분류 변경 [{room}번방] - 상품문의(샘플)>일반상담(샘플) → 상품문의(샘플)>불만접수(샘플)",
+        (
+            "상담분류 변경 [{room}번방] - "
+            "상품문의(샘플)>일반상담(샘플) → 상품문의(샘플)>불만접수(샘플)"
+        ),
         "성공",
     ),
     ("M", "K", "API 키 발급 요청 ({user})", "성공"),
@@ -75,9 +80,11 @@ class ReceivedRequest:
     end_date: str | None
     token_matched: bool
     content_type: str | None
+    received_at: float
+    query: str
 
 
-def sample_events(
+def sample_events(  # noqa: PLR0913 - keyword-only knobs of the sample
     first_day: dt.date,
     days: int,
     per_day: int,
@@ -91,7 +98,7 @@ def sample_events(
     Every fifth event shares its second with the one before, so ordering by `id` matters;
     ids cross a power of ten when `first_id` is just below one, to catch string ordering.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     skip = set(empty_days)
     rows: list[dict[str, str]] = []
     next_id = first_id
@@ -157,7 +164,7 @@ class LocalHappyTalk:
         host, port = self._http.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> LocalHappyTalk:
+    def start(self) -> Self:
         """Serve in a background thread."""
         self._thread.start()
         return self
@@ -167,7 +174,7 @@ class LocalHappyTalk:
         self._http.shutdown()
         self._http.server_close()
 
-    def __enter__(self) -> LocalHappyTalk:
+    def __enter__(self) -> Self:
         """Start on entry."""
         return self.start()
 
@@ -199,18 +206,23 @@ class LocalHappyTalk:
     def answer(self, body: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON a client sends
         """HappyTalk's answer to a request body (no faults, no latency)."""
         if not isinstance(body, dict):
-            return _fail("E400", "요청 형식이 올바르지 않습니다 (request body is not a JSON object)")
+            return _fail(
+                "E400", "요청 형식이 올바르지 않습니다 (request body is not a JSON object)"
+            )
         if body.get("token") != self.token:
             return _fail("E401", "유효하지 않은 토큰입니다 (invalid token)")
         try:
-            start = dt.datetime.strptime(str(body.get("start_date")), API_FORMAT)
-            end = dt.datetime.strptime(str(body.get("end_date")), API_FORMAT)
+            # HappyTalk's wall-clock times are naive, and so is this server.
+            start = dt.datetime.strptime(str(body.get("start_date")), API_FORMAT)  # noqa: DTZ007
+            end = dt.datetime.strptime(str(body.get("end_date")), API_FORMAT)  # noqa: DTZ007
         except ValueError:
             return _fail("E402", "날짜 형식이 올바르지 않습니다 (dates must be Y-m-d H:i:s)")
         if end < start:
             return _fail("E403", "종료 일시가 시작 일시보다 빠릅니다 (end before start)")
         if end - start >= dt.timedelta(days=1) or end.date() != start.date():
-            return _fail("E404", "최대 조회기간은 하루입니다 (the maximum search period is one day)")
+            return _fail(
+                "E404", "최대 조회기간은 하루입니다 (the maximum search period is one day)"
+            )
         low, high = start.strftime(API_FORMAT), end.strftime(API_FORMAT)
         with self._lock:
             rows = [
@@ -235,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
         """Stay quiet: tests read the tap's output, not the server's."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         """Answer a service-history request, or misbehave as told."""
         happytalk: LocalHappyTalk = self.server.happytalk  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
@@ -245,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         fields = body if isinstance(body, dict) else {}
-        path = self.path
+        path, _, query = self.path.partition("?")
         happytalk.requests.append(
             ReceivedRequest(
                 path=path,
@@ -253,10 +265,14 @@ class _Handler(BaseHTTPRequestHandler):
                 end_date=fields.get("end_date"),
                 token_matched=fields.get("token") == happytalk.token,
                 content_type=self.headers.get("Content-Type"),
+                received_at=time.monotonic(),
+                query=query,
             )
         )
         if path != SERVICE_HISTORY_PATH:
-            self._send(HTTPStatus.NOT_FOUND, b"<html><body>404 Not Found</body></html>", "text/html")
+            self._send(
+                HTTPStatus.NOT_FOUND, b"<html><body>404 Not Found</body></html>", "text/html"
+            )
             return
         if happytalk.latency_seconds:
             time.sleep(happytalk.latency_seconds)
@@ -266,9 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
         answer = happytalk.answer(body)
         if fault is not None and fault.kind == "refuse":
             answer = {"result": "fail", **fault.body}
-        self._send(HTTPStatus.OK, json.dumps(answer, ensure_ascii=False).encode(), "application/json")
+        self._send(
+            HTTPStatus.OK, json.dumps(answer, ensure_ascii=False).encode(), "application/json"
+        )
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         """HappyTalk's API is POST only."""
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"<html>405</html>", "text/html")
 

@@ -18,12 +18,11 @@ def map_in_order(
     items: Iterable[Item],
     max_in_flight: int,
 ) -> Iterator[tuple[Item, Result]]:
-    """Yield `(item, function(item))` in the order of `items`, computing up to
-    `max_in_flight` results ahead of the consumer.
+    """Yield `(item, function(item))` in the order of `items`, up to `max_in_flight` ahead.
 
     At most `max_in_flight` results are pending and one is with the consumer, so memory
-    follows the pool size, not the number of items. The first exception is raised in item order; when the consumer
-    stops early, work not yet started is cancelled.
+    follows the pool size, not the number of items. The first exception is raised in item
+    order; when the consumer stops early, work not yet started is cancelled.
     """
     if max_in_flight <= 1:
         for item in items:

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 WALL_CLOCK_LENGTH = len("2022-05-26 17:14:28")
 
 
-def to_records(rows: list[dict[str, Any]], zone: dt.tzinfo, window: DayWindow) -> list[dict[str, Any]]:
+def to_records(
+    rows: list[dict[str, Any]], zone: dt.tzinfo, window: DayWindow
+) -> list[dict[str, Any]]:
     """Sort a window's rows oldest first and give their timestamps the offset of `zone`.
 
     HappyTalk sends rows newest first; ties on `request_date` are broken by numeric `id`, so

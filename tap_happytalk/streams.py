@@ -106,7 +106,9 @@ class ServiceHistoryStream(Stream):
             return None
         return parse_instant(str(value), self.settings.zone)
 
-    def sync_range(self, context: Context | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    def sync_range(
+        self, context: Context | None, now: dt.datetime
+    ) -> tuple[dt.datetime, dt.datetime]:
         """[start, end) of this run, as aware instants.
 
         Start: the later of `start_date` and the bookmark minus the lookback. End: `end_date`,

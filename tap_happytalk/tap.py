@@ -17,7 +17,7 @@ from tap_happytalk.streams import ServiceHistoryStream
 if TYPE_CHECKING:
     from singer_sdk.plugin_base import _ConfigInput
 
-TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"
+TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"  # noqa: S105 - the name of a variable, not a token
 
 
 class TapHappyTalk(Tap):
@@ -45,8 +45,8 @@ class TapHappyTalk(Tap):
         about: bool = False,
         about_format: str | None = None,
         config: _ConfigInput | None = None,
-        state: Any = None,  # noqa: ANN401 - the SDK passes a file object
-        catalog: Any = None,  # noqa: ANN401
+        state: Any = None,
+        catalog: Any = None,
     ) -> None:
         """Run the tap; any error it can explain ends the run with one line and exit code 1.
 

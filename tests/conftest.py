@@ -1,0 +1,109 @@
+"""Shared fixtures: a local HappyTalk server, and the tap run as a real subprocess."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tap_happytalk.local_server import LocalHappyTalk, sample_events
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+TAP = [sys.executable, "-m", "tap_happytalk"]
+FIRST_DAY = dt.date(2024, 3, 1)
+
+
+@dataclass
+class TapRun:
+    """What one run of `tap-happytalk` printed, split into Singer messages."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if "| ERROR" in line]
+
+    @property
+    def bookmark(self) -> str:
+        return str(self.states[-1]["bookmarks"]["service_history"]["replication_key_value"])
+
+
+def parse_messages(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def tap_env() -> dict[str, str]:
+    """The environment without any TAP_HAPPYTALK_* settings of the developer's own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TAP_HAPPYTALK_")}
+
+
+def write_json(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return path
+
+
+def run_tap(
+    tmp_path: Path,
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    args: tuple[str, ...] = (),
+    timeout: float = 120,
+) -> TapRun:
+    """Run the tap once as a subprocess with `config` (and `state`), and collect its output."""
+    command = [*TAP, "--config", str(write_json(tmp_path / "config.json", config))]
+    if state is not None:
+        command += ["--state", str(write_json(tmp_path / "state.json", state))]
+    done = subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=tap_env(),
+        check=False,
+    )
+    return TapRun(done.returncode, done.stdout, done.stderr, parse_messages(done.stdout))
+
+
+@pytest.fixture
+def events() -> list[dict[str, str]]:
+    """Ten days from 2024-03-01 with 2024-03-04 and 2024-03-05 empty, 12 events a day."""
+    empty = [FIRST_DAY + dt.timedelta(days=3), FIRST_DAY + dt.timedelta(days=4)]
+    return sample_events(FIRST_DAY, 10, 12, empty_days=empty, first_id=99_990)
+
+
+@pytest.fixture
+def happytalk(events: list[dict[str, str]]):
+    with LocalHappyTalk(events) as server:
+        yield server
+
+
+@pytest.fixture
+def config(happytalk: LocalHappyTalk) -> dict[str, Any]:
+    return {
+        "token": happytalk.token,
+        "start_date": FIRST_DAY.isoformat(),
+        "end_date": (FIRST_DAY + dt.timedelta(days=10)).isoformat(),
+        "api_url": happytalk.url,
+        "max_retries": 2,
+        "request_timeout_seconds": 5,
+    }

@@ -1,0 +1,88 @@
+"""The command line beyond syncing: environment config, --about, --discover."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from .conftest import TAP, parse_messages, tap_env
+
+SETTINGS = {
+    "token",
+    "start_date",
+    "end_date",
+    "api_url",
+    "timezone",
+    "lookback_minutes",
+    "window_size_hours",
+    "max_concurrent_requests",
+    "max_retries",
+    "request_timeout_seconds",
+}
+
+
+def run(*args, env=None):
+    return subprocess.run(
+        [*TAP, *args], capture_output=True, text=True, env=env or tap_env(), check=False
+    )
+
+
+def test_config_from_the_environment(happytalk, events):
+    env = {
+        **tap_env(),
+        "TAP_HAPPYTALK_TOKEN": happytalk.token,
+        "TAP_HAPPYTALK_START_DATE": "2024-03-01",
+        "TAP_HAPPYTALK_END_DATE": "2024-03-03",
+        "TAP_HAPPYTALK_API_URL": happytalk.url,
+        "TAP_HAPPYTALK_WINDOW_SIZE_HOURS": "12",
+    }
+    done = run("--config", "ENV", env=env)
+
+    assert done.returncode == 0, done.stderr
+    records = [m for m in parse_messages(done.stdout) if m["type"] == "RECORD"]
+    assert len(records) == len([e for e in events if e["request_date"] < "2024-03-03"])
+    assert len(happytalk.requests) == 4
+
+
+def test_a_refused_token_from_the_environment_is_not_printed(happytalk):
+    secret = "env-secret-token-5f0c2a"
+    env = {
+        **tap_env(),
+        "TAP_HAPPYTALK_TOKEN": secret,
+        "TAP_HAPPYTALK_START_DATE": "2024-03-01",
+        "TAP_HAPPYTALK_END_DATE": "2024-03-02",
+        "TAP_HAPPYTALK_API_URL": happytalk.url,
+    }
+    done = run("--config", "ENV", env=env)
+
+    assert done.returncode == 1
+    assert "E401" in done.stderr
+    assert secret not in done.stderr + done.stdout
+
+
+def test_about_lists_every_setting_with_a_description_and_the_token_as_secret():
+    done = run("--about", "--format=json")
+
+    about = json.loads(done.stdout)
+    properties = about["settings"]["properties"]
+    assert set(properties) >= SETTINGS
+    assert all(properties[name].get("description") for name in SETTINGS)
+    assert properties["token"]["secret"] is True
+    assert set(about["settings"]["required"]) == {"token", "start_date"}
+    assert properties["window_size_hours"]["maximum"] == 24
+    assert properties["max_concurrent_requests"]["maximum"] == 16
+    assert {"state", "catalog", "discover", "stream-maps"} <= set(about["capabilities"])
+
+
+def test_discover_needs_no_config_and_describes_the_stream():
+    done = run("--discover")
+
+    assert done.returncode == 0, done.stderr
+    (stream,) = json.loads(done.stdout)["streams"]
+    assert stream["tap_stream_id"] == "service_history"
+    assert stream["key_properties"] == ["id"]
+    assert stream["replication_key"] == "request_date"
+    properties = stream["schema"]["properties"]
+    assert properties["request_date"]["format"] == "date-time"
+    assert "M manual" in properties["type"]["description"]
+    assert "K key issued" in properties["kind"]["description"]

@@ -1,0 +1,188 @@
+"""Failures: retried when HTTP says so, otherwise one clear line, exit 1, no token anywhere."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from tap_happytalk.local_server import Fault
+
+from .conftest import run_tap
+
+SECRET = "s3cr3t-happytalk-token-0123456789"
+
+
+def assert_one_line_error(run, *fragments):
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(run.error_lines) >= 1
+    final = run.error_lines[-1]
+    for fragment in fragments:
+        assert fragment in final, final
+
+
+def assert_no_token(run, token):
+    assert token not in run.stdout
+    assert token not in run.stderr
+
+
+def test_refused_token_names_happytalks_code_and_the_window(tmp_path, happytalk, config):
+    run = run_tap(tmp_path, {**config, "token": SECRET})
+
+    assert_one_line_error(
+        run,
+        "HappyTalk refused the request for 2024-03-01 00:00:00..23:59:59",
+        "E401",
+        "invalid token",
+    )
+    assert_no_token(run, SECRET)
+    assert run.records == []
+
+
+def test_a_refusal_without_code_or_message_still_says_so(tmp_path, happytalk, config):
+    happytalk.inject(Fault("refuse"), day="2024-03-01")
+    run = run_tap(tmp_path, config)
+
+    assert_one_line_error(run, "refused the request for 2024-03-01", "no code or message given")
+
+
+def test_a_refusal_mid_run_keeps_what_came_before_and_a_rerun_completes(
+    tmp_path, happytalk, events, config
+):
+    happytalk.inject(
+        Fault("refuse", body={"code": "E500", "message": "일시적 오류"}), day="2024-03-03"
+    )
+    failed = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
+
+    assert_one_line_error(failed, "2024-03-03 00:00:00..23:59:59", "E500 일시적 오류")
+    assert {r["request_date"][:10] for r in failed.records} == {"2024-03-01", "2024-03-02"}
+    assert failed.bookmark == "2024-03-03T00:00:00+09:00"
+
+    rerun = run_tap(tmp_path, config, state=failed.states[-1])
+    ids = [r["id"] for r in failed.records + rerun.records]
+    assert sorted(ids) == sorted(e["id"] for e in events)
+
+
+def test_server_errors_are_retried_then_reported_with_url_and_status(tmp_path, happytalk, config):
+    happytalk.inject(Fault("status", status=502), times=10)
+    run = run_tap(tmp_path, {**config, "max_retries": 2, "max_concurrent_requests": 1})
+
+    assert_one_line_error(
+        run,
+        f"POST {happytalk.url}/user/api/service_history/format/json",
+        "after 3 attempts: HTTP 502",
+    )
+    assert len(happytalk.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", status=500),
+        Fault("status", status=503),
+        Fault("status", status=429),
+        Fault("drop"),
+    ],
+    ids=["500", "503", "429", "dropped-connection"],
+)
+def test_transient_failures_are_retried_and_nothing_is_lost(
+    tmp_path, happytalk, events, config, fault
+):
+    happytalk.inject(fault, day="2024-03-02", times=2)
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert sorted(r["id"] for r in run.records) == sorted(e["id"] for e in events)
+    assert "retry 2 of 2" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["2", "http-date"],
+)
+def test_retry_after_is_honoured(tmp_path, happytalk, events, config, retry_after):
+    if retry_after == "http-date":
+        retry_after = email.utils.formatdate(time.time() + 2, usegmt=True)
+    happytalk.inject(Fault("status", status=429, retry_after=retry_after), day="2024-03-01")
+    run = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
+
+    assert run.returncode == 0, run.stderr
+    first, second = [r for r in happytalk.requests if r.start_date == "2024-03-01 00:00:00"]
+    assert second.received_at - first.received_at >= 1.0
+    assert len(run.records) == len(events)
+
+
+def test_a_slow_answer_times_out_and_is_retried(tmp_path, happytalk, events, config):
+    happytalk.inject(Fault("delay", seconds=3), day="2024-03-02")
+    run = run_tap(tmp_path, {**config, "request_timeout_seconds": 1})
+
+    assert run.returncode == 0, run.stderr
+    assert "no answer within 1s" in run.stderr
+    assert len(run.records) == len(events)
+
+
+def test_a_wrong_api_path_fails_at_once_with_a_hint(tmp_path, happytalk, config):
+    run = run_tap(tmp_path, {**config, "api_url": happytalk.url + "/v2"})
+
+    assert_one_line_error(run, "HTTP 404", "is api_url right?")
+    asked = [r.start_date for r in happytalk.requests]
+    assert len(asked) == len(set(asked)), "a 404 is not retried"
+
+
+def test_an_answer_that_is_not_json_is_reported(tmp_path, happytalk, config):
+    happytalk.inject(Fault("body", status=200, text="<html>maintenance</html>"))
+    run = run_tap(tmp_path, config)
+
+    assert_one_line_error(run, "is not JSON", "maintenance")
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ({"token": None}, "token"),
+        ({"token": ""}, "token"),
+        ({"start_date": None}, "start_date"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"end_date": "2024-02-01"}, "end_date"),
+        ({"timezone": "Asia/Seol"}, "timezone"),
+        ({"window_size_hours": 25}, "window_size_hours"),
+        ({"window_size_hours": 0}, "window_size_hours"),
+        ({"max_concurrent_requests": 17}, "max_concurrent_requests"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"request_timeout_seconds": 0}, "request_timeout_seconds"),
+        ({"lookback_minutes": "ten"}, "lookback_minutes"),
+        ({"api_url": "ftp://example.com"}, "api_url"),
+        ({"api_url": "http://example.com"}, "api_url"),
+    ],
+)
+def test_config_errors_name_the_setting_before_any_request(
+    tmp_path, happytalk, config, change, setting
+):
+    config = {**config, "token": SECRET, **change}
+    config = {key: value for key, value in config.items() if value is not None}
+    run = run_tap(tmp_path, config)
+
+    assert_one_line_error(run, setting)
+    assert len(run.error_lines) == 1
+    assert happytalk.requests == []
+    assert_no_token(run, SECRET)
+
+
+def test_a_token_of_the_wrong_type_is_not_echoed(tmp_path, happytalk, config):
+    run = run_tap(tmp_path, {**config, "token": 48151623420815})
+
+    assert_one_line_error(run, "token")
+    assert "48151623420815" not in run.stderr + run.stdout
+
+
+def test_the_token_appears_nowhere_even_at_debug_level(tmp_path, happytalk, config, monkeypatch):
+    happytalk.token = SECRET
+    happytalk.inject(Fault("status", status=500))
+    monkeypatch.setenv("LOGLEVEL", "DEBUG")
+    run = run_tap(tmp_path, {**config, "token": SECRET})
+
+    assert run.returncode == 0, run.stderr
+    assert "DEBUG" in run.stderr
+    assert_no_token(run, SECRET)

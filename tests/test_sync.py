@@ -1,0 +1,278 @@
+"""The tap as a user runs it: a subprocess syncing from the local server over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import signal
+import subprocess
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tap_happytalk.local_server import API_FORMAT, LocalHappyTalk, sample_events
+
+from .conftest import FIRST_DAY, TAP, parse_messages, run_tap, tap_env, write_json
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def instant(record_date: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(record_date)
+
+
+def order_key(record):
+    return (instant(record["request_date"]), int(record["id"]))
+
+
+def test_full_sync_emits_every_event_once_oldest_first_with_korea_offsets(
+    tmp_path, happytalk, events, config
+):
+    run = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
+
+    assert run.returncode == 0, run.stderr
+    assert len(run.records) == len(events) == 96
+    assert sorted(r["id"] for r in run.records) == sorted(e["id"] for e in events)
+    assert run.records == sorted(run.records, key=order_key)
+    by_id = {e["id"]: e for e in events}
+    for record in run.records:
+        sent = by_id[record["id"]]
+        expected = dt.datetime.strptime(sent["request_date"], API_FORMAT).replace(tzinfo=SEOUL)
+        assert instant(record["request_date"]) == expected
+        assert record["request_date"].endswith("+09:00")
+        assert instant(record["apply_date"]) == expected
+        untouched = {k: v for k, v in sent.items() if k not in {"request_date", "apply_date"}}
+        assert {k: record[k] for k in untouched} == untouched
+
+
+def test_ids_sharing_a_second_are_ordered_numerically(tmp_path, happytalk, events, config):
+    run = run_tap(tmp_path, config)
+
+    ids = [int(r["id"]) for r in run.records]
+    assert 99_999 in ids  # the sample crosses a power of ten
+    assert 100_000 in ids
+    shared = [
+        (a["id"], b["id"])
+        for a, b in zip(run.records, run.records[1:], strict=False)
+        if a["request_date"] == b["request_date"]
+    ]
+    assert shared, "the sample has events sharing a second"
+    assert all(int(a) < int(b) for a, b in shared)
+
+
+def test_every_window_is_requested_in_order_across_empty_days(tmp_path, happytalk, config):
+    run = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
+
+    assert run.returncode == 0, run.stderr
+    asked = [(r.start_date, r.end_date) for r in happytalk.requests]
+    assert asked == [
+        (f"{day} 00:00:00", f"{day} 23:59:59")
+        for day in (FIRST_DAY + dt.timedelta(days=n) for n in range(10))
+    ]
+    assert all(r.token_matched and r.query == "" for r in happytalk.requests)
+    assert all(r.content_type == "application/json" for r in happytalk.requests)
+    for number in range(1, 11):
+        assert f"({number} of 10)" in run.stderr
+    assert "2024-03-04 00:00:00..23:59:59: 0 records (4 of 10)" in run.stderr
+
+
+def test_a_state_follows_every_window_and_never_runs_ahead_of_its_records(
+    tmp_path, happytalk, config
+):
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    bookmarks = [
+        m["value"]["bookmarks"]["service_history"]["replication_key_value"]
+        for m in run.messages
+        if m["type"] == "STATE"
+    ]
+    window_ends = {f"{FIRST_DAY + dt.timedelta(days=n)}T00:00:00+09:00" for n in range(1, 11)}
+    assert window_ends <= set(bookmarks)
+    assert run.bookmark == "2024-03-11T00:00:00+09:00"
+    latest_state = None
+    for message in run.messages:
+        if message["type"] == "STATE":
+            latest_state = instant(
+                message["value"]["bookmarks"]["service_history"]["replication_key_value"]
+            )
+        elif message["type"] == "RECORD" and latest_state is not None:
+            assert instant(message["record"]["request_date"]) >= latest_state
+
+
+def test_parallel_windows_give_the_same_records_order_and_state(tmp_path, happytalk, config):
+    one = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
+    many = run_tap(tmp_path, {**config, "max_concurrent_requests": 8})
+
+    assert many.returncode == one.returncode == 0
+    assert many.records == one.records
+    assert many.states[-1] == one.states[-1]
+
+
+def test_short_windows_never_cross_midnight_nor_the_range(tmp_path, happytalk, events, config):
+    config = {
+        **config,
+        "window_size_hours": 7,
+        "start_date": "2024-03-01T05:00:00",
+        "end_date": "2024-03-03T02:30:00+09:00",
+        "max_concurrent_requests": 1,
+    }
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    asked = [(r.start_date, r.end_date) for r in happytalk.requests]
+    assert asked == [
+        ("2024-03-01 05:00:00", "2024-03-01 06:59:59"),
+        ("2024-03-01 07:00:00", "2024-03-01 13:59:59"),
+        ("2024-03-01 14:00:00", "2024-03-01 20:59:59"),
+        ("2024-03-01 21:00:00", "2024-03-01 23:59:59"),
+        ("2024-03-02 00:00:00", "2024-03-02 06:59:59"),
+        ("2024-03-02 07:00:00", "2024-03-02 13:59:59"),
+        ("2024-03-02 14:00:00", "2024-03-02 20:59:59"),
+        ("2024-03-02 21:00:00", "2024-03-02 23:59:59"),
+        ("2024-03-03 00:00:00", "2024-03-03 02:29:59"),
+    ]
+    expected = {
+        e["id"]
+        for e in events
+        if "2024-03-01 05:00:00" <= e["request_date"] < "2024-03-03 02:30:00"
+    }
+    assert {r["id"] for r in run.records} == expected
+
+
+def test_start_date_with_an_offset_is_that_instant(tmp_path, happytalk, events, config):
+    # 2024-03-01T15:00:00Z is 2024-03-02 00:00:00 in Seoul.
+    config = {**config, "start_date": "2024-03-01T15:00:00Z", "end_date": "2024-03-03"}
+    run = run_tap(tmp_path, config)
+
+    assert {r["request_date"][:10] for r in run.records} == {"2024-03-02"}
+    assert happytalk.requests[0].start_date == "2024-03-02 00:00:00"
+
+
+def test_without_end_date_it_stops_at_now_and_asks_nothing_later(tmp_path):
+    now = dt.datetime.now(SEOUL).replace(tzinfo=None, microsecond=0)
+    past = now - dt.timedelta(hours=1)
+    future = now + dt.timedelta(hours=2)
+    events = [
+        {"id": "1", "request_date": past.strftime(API_FORMAT), "apply_date": ""},
+        {"id": "2", "request_date": future.strftime(API_FORMAT), "apply_date": ""},
+    ]
+    with LocalHappyTalk(events) as server:
+        config = {
+            "token": server.token,
+            "start_date": (now - dt.timedelta(days=1)).isoformat(),
+            "api_url": server.url,
+        }
+        run = run_tap(tmp_path, config)
+        asked_until = max(r.end_date or "" for r in server.requests)
+
+    assert run.returncode == 0, run.stderr
+    assert [r["id"] for r in run.records] == ["1"]
+    assert run.records[0]["apply_date"] is None
+    assert asked_until < dt.datetime.now(SEOUL).strftime(API_FORMAT)
+    assert instant(run.bookmark) <= dt.datetime.now(SEOUL)
+
+
+def test_incremental_run_requests_only_new_windows_and_emits_only_new_events(
+    tmp_path, happytalk, events, config
+):
+    first = run_tap(tmp_path, {**config, "end_date": "2024-03-06"})
+    requested_before = len(happytalk.requests)
+    second = run_tap(tmp_path, config, state=first.states[-1])
+
+    assert first.returncode == second.returncode == 0
+    assert first.bookmark == "2024-03-06T00:00:00+09:00"
+    assert requested_before == 5
+    assert sorted(r.start_date or "" for r in happytalk.requests[5:]) == [
+        f"2024-03-{day:02d} 00:00:00" for day in range(6, 11)
+    ]
+    assert {r["id"] for r in first.records} | {r["id"] for r in second.records} == {
+        e["id"] for e in events
+    }
+    assert not {r["id"] for r in first.records} & {r["id"] for r in second.records}
+
+
+def test_a_quiet_account_costs_one_request_per_new_day(tmp_path, config):
+    events = sample_events(FIRST_DAY, 1, 3)  # one busy day, then nothing for weeks
+    with LocalHappyTalk(events) as server:
+        config = {**config, "api_url": server.url, "end_date": "2024-03-30"}
+        first = run_tap(tmp_path, config)
+        second = run_tap(tmp_path, {**config, "end_date": "2024-03-31"}, state=first.states[-1])
+        asked = [r.start_date for r in server.requests]
+
+    assert len(first.records) == 3
+    assert second.records == []
+    assert len(asked) == 29 + 1
+    assert asked[-1] == "2024-03-30 00:00:00"
+    assert second.bookmark == "2024-03-31T00:00:00+09:00"
+
+
+def test_lookback_rereads_late_events_before_the_bookmark(tmp_path, happytalk, config):
+    first = run_tap(tmp_path, config)
+    late = {"id": "900001", "request_date": "2024-03-10 23:50:00", "apply_date": ""}
+    happytalk.add_events([late])
+
+    without = run_tap(tmp_path, config, state=first.states[-1])
+    with_lookback = run_tap(tmp_path, {**config, "lookback_minutes": 30}, state=first.states[-1])
+
+    assert without.records == []
+    ids = [r["id"] for r in with_lookback.records]
+    assert "900001" in ids
+    assert all(r["request_date"] >= "2024-03-10T23:30:00+09:00" for r in with_lookback.records)
+    assert happytalk.requests[-1].start_date == "2024-03-10 23:30:00"
+    assert with_lookback.bookmark == first.bookmark
+
+
+def test_state_of_another_replication_key_is_ignored(tmp_path, happytalk, events, config):
+    state = {
+        "bookmarks": {"service_history": {"replication_key": "id", "replication_key_value": "5"}}
+    }
+    run = run_tap(tmp_path, config, state=state)
+
+    assert len(run.records) == len(events)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_resume_after_sigkill_loses_nothing_and_resends_at_most_one_window(tmp_path, concurrency):
+    events = sample_events(FIRST_DAY, 20, 12, empty_days=[dt.date(2024, 3, 9)])
+    all_ids = {e["id"] for e in events}
+    per_day = 12
+    with LocalHappyTalk(events, latency_seconds=0.01) as server:
+        config = {
+            "token": server.token,
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-21",
+            "api_url": server.url,
+            "max_concurrent_requests": concurrency,
+        }
+        full = run_tap(tmp_path, config)
+        assert full.returncode == 0, full.stderr
+        total_lines = len(full.stdout.splitlines())
+        for kill_after in random.Random(concurrency).sample(range(2, total_lines), 6):
+            before = _run_until_killed(tmp_path, config, kill_after)
+            assert len(before) < total_lines, "the tap finished before it was killed"
+            states = [m["value"] for m in before if m["type"] == "STATE"]
+            rerun = run_tap(tmp_path, config, state=states[-1] if states else None)
+            assert rerun.returncode == 0, rerun.stderr
+
+            first_ids = [m["record"]["id"] for m in before if m["type"] == "RECORD"]
+            second_ids = [r["id"] for r in rerun.records]
+            assert set(first_ids) | set(second_ids) == all_ids, f"lost after {kill_after} lines"
+            resent = set(first_ids) & set(second_ids)
+            assert len(resent) <= per_day
+            assert len({r["request_date"][:10] for r in rerun.records if r["id"] in resent}) <= 1
+
+
+def _run_until_killed(tmp_path, config, lines):
+    """Start the tap, SIGKILL it once it has printed `lines` lines, return what it printed."""
+    command = [*TAP, "--config", str(write_json(tmp_path / "kill-config.json", config))]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=tap_env()
+    ) as process:
+        assert process.stdout is not None
+        printed = [process.stdout.readline() for _ in range(lines)]
+        process.send_signal(signal.SIGKILL)
+        rest = process.stdout.read()
+    # Whatever reached the pipe before the kill is what a target would have read.
+    complete = [line for line in [*printed, *rest.splitlines(keepends=True)] if line.endswith("\n")]
+    return parse_messages("".join(complete))
