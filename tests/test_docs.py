@@ -1,0 +1,35 @@
+"""The README says what the tap says about itself."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .conftest import TAP, tap_env
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_settings_table_is_the_one_about_prints():
+    about = subprocess.run(
+        [*TAP, "--about", "--format=markdown"],
+        capture_output=True,
+        text=True,
+        env=tap_env(),
+        check=True,
+    ).stdout
+    readme = README.read_text(encoding="utf-8")
+    rows = [line for line in about.splitlines() if line.startswith("| ")]
+    own = [row for row in rows if not row.startswith(("| stream_map", "| faker", "| flatten"))]
+    own = [row for row in own if not row.startswith("| batch")]
+    assert len(own) == 11  # the header and ten settings
+    for row in own:
+        assert row in readme, f"README lacks: {row}"
+
+
+def test_readme_first_screen_has_the_two_commands():
+    first_screen = "\n".join(README.read_text(encoding="utf-8").splitlines()[:20])
+    assert "make demo" in first_screen
+    assert "make test" in first_screen
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in ci
