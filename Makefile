@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo clean
+.PHONY: test lint demo install clean
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -18,6 +18,8 @@ lint: $(INSTALLED)
 # The main job: sample HappyTalk data through `meltano run` into output/.
 demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py
+
+install: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
