@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tap_happytalk.local_server import LocalHappyTalk, sample_events
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
+PROJECT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_happytalk"]
 FIRST_DAY = dt.date(2024, 3, 1)
 
@@ -82,6 +82,23 @@ def run_tap(
         check=False,
     )
     return TapRun(done.returncode, done.stdout, done.stderr, parse_messages(done.stdout))
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy the files git tracks (or would), as a fresh clone has them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (entry.decode() for entry in listed)):
+        source = PROJECT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
 
 
 @pytest.fixture

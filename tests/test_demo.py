@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-def copy_project(destination: Path) -> Path:
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=PROJECT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, (entry.decode() for entry in tracked)):
-        source = PROJECT / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return destination
+from .conftest import copy_project
 
 
 def test_demo_lands_every_sample_record_in_output(tmp_path):
