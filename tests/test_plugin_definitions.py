@@ -62,6 +62,14 @@ def hub():
     return yaml.safe_load(HUB_FILE.read_text(encoding="utf-8"))
 
 
+def extractor_schema() -> dict[str, object]:
+    path = HUB_SCHEMAS / "plugin_definitions" / "extractors.schema.json"
+    if not path.is_file():
+        pytest.fail(f"Meltano Hub's schemas are not at {HUB_SCHEMAS}; set MELTANO_HUB_SCHEMAS")
+    schema: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
 def hub_registry() -> Registry:
     """Hub's schemas refer to each other by relative paths; resolve them by file name."""
     by_name = {
@@ -76,10 +84,7 @@ def hub_registry() -> Registry:
 
 
 def test_hub_definition_validates_against_meltano_hubs_schemas(hub):
-    if not HUB_SCHEMAS.is_dir():
-        pytest.fail(f"Meltano Hub's schemas are not at {HUB_SCHEMAS}; set MELTANO_HUB_SCHEMAS")
-    schema = json.loads((HUB_SCHEMAS / "plugin_definitions" / "extractors.schema.json").read_text())
-    validator = Draft7Validator(schema, registry=hub_registry())
+    validator = Draft7Validator(extractor_schema(), registry=hub_registry())
     errors = [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(hub)
     ]
@@ -91,8 +96,7 @@ def test_hub_definition_validates_against_meltano_hubs_schemas(hub):
 
 
 def test_hub_schema_check_is_not_vacuous(hub):
-    schema = json.loads((HUB_SCHEMAS / "plugin_definitions" / "extractors.schema.json").read_text())
-    validator = Draft7Validator(schema, registry=hub_registry())
+    validator = Draft7Validator(extractor_schema(), registry=hub_registry())
     broken = {**hub, "quality": "platinum", "settings": [{"name": "token", "kind": "secret"}]}
     assert len(list(validator.iter_errors(broken))) >= 2
 
