@@ -26,9 +26,9 @@ from tap_happytalk.errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tap_happytalk.endpoints import Endpoint
     from tap_happytalk.windows import DayWindow
 
-SERVICE_HISTORY_PATH = "/user/api/service_history/format/json"
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
 RETRY_AFTER_CAP_SECONDS = 300.0
@@ -49,6 +49,7 @@ class HappyTalkClient:
         self,
         *,
         api_url: str,
+        endpoint: Endpoint,
         token: str,
         timeout_seconds: float,
         max_retries: int,
@@ -56,7 +57,8 @@ class HappyTalkClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Prepare a client; no connection is made until the first request."""
-        self.url = api_url + SERVICE_HISTORY_PATH
+        self.url = api_url + endpoint.path
+        self._endpoint = endpoint
         self._token = token
         self._timeout = timeout_seconds
         self._max_retries = max_retries
@@ -86,7 +88,12 @@ class HappyTalkClient:
         return self._records(body, window)
 
     def _post(self, window: DayWindow) -> dict[str, Any]:
-        payload = {"token": self._token, "start_date": window.api_start, "end_date": window.api_end}
+        payload = {
+            "token": self._token,
+            "start_date": window.api_start,
+            "end_date": window.api_end,
+            **self._endpoint.body,
+        }
         for retry in range(self._max_retries + 1):
             try:
                 return self._attempt(payload, window)
@@ -125,7 +132,12 @@ class HappyTalkClient:
             wait = _retry_after(response.headers.get("Retry-After"))
             raise _TransientError(f"HTTP {status}", wait)
         if status != 200:  # noqa: PLR2004
-            hint = " (is api_url right?)" if status in {404, 405} else ""
+            hint = (
+                f" (no '{self._endpoint.name}' endpoint at this URL: check the `endpoint` "
+                "setting, customer or bnd, and api_url)"
+                if status in {404, 405}
+                else ""
+            )
             msg = f"HappyTalk answered HTTP {status} to POST {self.url} for {window}{hint}"
             raise HappyTalkUnavailableError(msg)
         try:

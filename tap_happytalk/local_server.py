@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import Self
 
-from tap_happytalk.client import SERVICE_HISTORY_PATH
+from tap_happytalk.endpoints import BND, CUSTOMER, ENDPOINTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -79,6 +79,7 @@ class ReceivedRequest:
     start_date: str | None
     end_date: str | None
     token_matched: bool
+    format: str | None
     content_type: str | None
     received_at: float
     query: str
@@ -144,9 +145,14 @@ class LocalHappyTalk:
         token: str = DEFAULT_TOKEN,
         latency_seconds: float = 0.0,
         port: int = 0,
+        endpoints: Iterable[str] = tuple(ENDPOINTS),
     ) -> None:
-        """Serve `events`; `latency_seconds` delays every answer, as a distant API would."""
+        """Serve `events` on the paths of `endpoints` (both, unless told otherwise).
+
+        `latency_seconds` delays every answer, as a distant API would.
+        """
         self.token = token
+        self.paths = {ENDPOINTS[name].path: name for name in endpoints}
         self.latency_seconds = latency_seconds
         self.requests: list[ReceivedRequest] = []
         self._by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -188,7 +194,7 @@ class LocalHappyTalk:
             for event in events:
                 self._by_day[str(event["request_date"])[:10]].append(dict(event))
             for rows in self._by_day.values():
-                rows.sort(key=_newest_first)
+                rows.sort(key=_newest_first, reverse=True)
 
     def inject(self, fault: Fault, *, times: int = 1, day: str | None = None) -> None:
         """Misbehave `times` times, on requests for `day` (Y-m-d) or, without it, on any."""
@@ -203,8 +209,20 @@ class LocalHappyTalk:
                     return fault
         return None
 
-    def answer(self, body: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON a client sends
-        """HappyTalk's answer to a request body (no faults, no latency)."""
+    def answer(self, body: Any, endpoint: str = CUSTOMER.name) -> dict[str, Any]:  # noqa: ANN401
+        """HappyTalk's answer to a request body on `endpoint` (no faults, no latency)."""
+        answer = self._records(body)
+        if endpoint != BND.name or answer["result"] != "success":
+            return answer
+        answer_format = body.get("format") or "siem"
+        if answer_format == "raw":
+            return answer
+        if answer_format == "siem":
+            rows = [row for row in answer["data"] if "로그인" not in row.get("apply_content", "")]
+            return {"result": "success", "data": [_siem(row) for row in rows]}
+        return _fail("E405", "format은 raw 또는 siem이어야 합니다 (format must be raw or siem)")
+
+    def _records(self, body: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON a client sends
         if not isinstance(body, dict):
             return _fail(
                 "E400", "요청 형식이 올바르지 않습니다 (request body is not a JSON object)"
@@ -237,6 +255,25 @@ def _newest_first(row: dict[str, Any]) -> tuple[str, int]:
     return (str(row["request_date"]), int(row["id"]))
 
 
+SIEM_EVENTS = {
+    "로그아웃": "agent_logout",
+    "상담분류 변경": "consultation_category_changed",
+    "API 키 발급": "api_key_issued",
+    "아카이브 다운로드": "archive_download_requested",
+    "자동 아카이브": "archive_created",
+}
+
+
+def _siem(row: dict[str, Any]) -> str:
+    """A row as the bnd endpoint's SIEM string, with an English event name."""
+    content = str(row.get("request_content", ""))
+    event = next((name for key, name in SIEM_EVENTS.items() if key in content), "service_event")
+    return (
+        f"{row['request_date']} happytalk service_history id={row['id']} event={event} "
+        f"user={row.get('request_user', '')} result={row.get('apply_content', '')}"
+    )
+
+
 def _fail(code: str, message: str) -> dict[str, Any]:
     return {"result": "fail", "code": code, "message": message}
 
@@ -264,12 +301,14 @@ class _Handler(BaseHTTPRequestHandler):
                 start_date=fields.get("start_date"),
                 end_date=fields.get("end_date"),
                 token_matched=fields.get("token") == happytalk.token,
+                format=fields.get("format"),
                 content_type=self.headers.get("Content-Type"),
                 received_at=time.monotonic(),
                 query=query,
             )
         )
-        if path != SERVICE_HISTORY_PATH:
+        endpoint = happytalk.paths.get(path)
+        if endpoint is None:
             self._send(
                 HTTPStatus.NOT_FOUND, b"<html><body>404 Not Found</body></html>", "text/html"
             )
@@ -279,7 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = happytalk._next_fault(fields.get("start_date"))  # noqa: SLF001 - our own class
         if fault is not None and self._misbehave(fault):
             return
-        answer = happytalk.answer(body)
+        answer = happytalk.answer(body, endpoint)
         if fault is not None and fault.kind == "refuse":
             answer = {"result": "fail", **fault.body}
         self._send(

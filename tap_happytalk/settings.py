@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 
+from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS, ENVIRONMENTS, Endpoint
 from tap_happytalk.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
-DEFAULT_API_URL = "https://customer.happytalk.io"
 DEFAULT_TIMEZONE = "Asia/Seoul"
 DEFAULT_MAX_CONCURRENT_REQUESTS = 4
 MAX_LOOKBACK_MINUTES = 7 * 24 * 60
@@ -54,13 +54,35 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "endpoint",
+        th.StringType(allowed_values=list(ENDPOINTS)),
+        default=CUSTOMER.name,
+        title="Endpoint",
+        description=(
+            "Which HappyTalk service-history API to call: `customer` "
+            "(customer.happytalk.io/user/api/service_history/format/json, the documented one) "
+            "or `bnd` (bnd.happytalk.io/user/api/service-history, the newer developer-center "
+            "one, asked for `format: raw`). Both give the same records."
+        ),
+    ),
+    th.Property(
+        "api_environment",
+        th.StringType(allowed_values=list(ENVIRONMENTS)),
+        default="production",
+        title="API environment",
+        description=(
+            "`production`, or `patch` for HappyTalk's patch environment "
+            "(patch-customer.happytalk.io, patch-bnd.happytalk.io)."
+        ),
+    ),
+    th.Property(
         "api_url",
         th.StringType(min_length=1),
-        default=DEFAULT_API_URL,
         title="API URL",
         description=(
-            "Base URL of the HappyTalk API. https://patch-customer.happytalk.io is "
-            "HappyTalk's patch environment."
+            "Base URL that replaces the host chosen by `endpoint` and `api_environment`, "
+            "for a proxy or a test server; the endpoint's path is appended. Must be https, "
+            "except on loopback."
         ),
     ),
     th.Property(
@@ -153,6 +175,7 @@ class Settings:
     token: str
     start: dt.datetime
     end: dt.datetime | None
+    endpoint: Endpoint
     api_url: str
     zone: ZoneInfo
     lookback: dt.timedelta
@@ -188,11 +211,14 @@ class Settings:
                 f"{config['end_date']} is not after start_date {config['start_date']}",
             )
 
+        endpoint = _choice(config, "endpoint", ENDPOINTS, CUSTOMER.name)
+        environment = _choice(config, "api_environment", ENVIRONMENTS, "production")
         return cls(
             token=token,
             start=start,
             end=end,
-            api_url=_api_url(config.get("api_url") or DEFAULT_API_URL),
+            endpoint=ENDPOINTS[endpoint],
+            api_url=_api_url(config.get("api_url") or ENDPOINTS[endpoint].base_url(environment)),
             zone=zone,
             lookback=dt.timedelta(minutes=_int_setting(config, "lookback_minutes", 0)),
             window_hours=_int_setting(config, "window_size_hours", 24, low=1, high=24),
@@ -213,6 +239,13 @@ def _instant_setting(config: Mapping[str, Any], name: str, zone: dt.tzinfo) -> d
     except ValueError:
         problem = f"'{value}' is not a date (2024-01-01) or ISO 8601 date-time"
         raise ConfigError(name, problem) from None
+
+
+def _choice(config: Mapping[str, Any], name: str, choices: Iterable[str], default: str) -> str:
+    value = config.get(name) or default
+    if value not in choices:
+        raise ConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
+    return str(value)
 
 
 def _int_setting(

@@ -136,14 +136,16 @@ class ServiceHistoryStream(Stream):
             self.logger.info("Nothing to extract: %s is not before %s", start, end)
             return
         self.logger.info(
-            "Extracting %s to %s (%s) in %d windows",
+            "Extracting %s to %s (%s) in %d windows from %s",
             start.isoformat(),
             end.isoformat(),
             settings.zone,
             len(windows),
+            settings.api_url + settings.endpoint.path,
         )
         client = HappyTalkClient(
             api_url=settings.api_url,
+            endpoint=settings.endpoint,
             token=settings.token,
             timeout_seconds=settings.request_timeout_seconds,
             max_retries=settings.max_retries,

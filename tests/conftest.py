@@ -114,9 +114,16 @@ def happytalk(events: list[dict[str, str]]):
         yield server
 
 
+@pytest.fixture(params=["customer", "bnd"])
+def endpoint(request: pytest.FixtureRequest) -> str:
+    """Tests that take `config` run against both HappyTalk endpoints."""
+    return str(request.param)
+
+
 @pytest.fixture
-def config(happytalk: LocalHappyTalk) -> dict[str, Any]:
+def config(happytalk: LocalHappyTalk, endpoint: str) -> dict[str, Any]:
     return {
+        "endpoint": endpoint,
         "token": happytalk.token,
         "start_date": FIRST_DAY.isoformat(),
         "end_date": (FIRST_DAY + dt.timedelta(days=10)).isoformat(),

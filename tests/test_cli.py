@@ -11,6 +11,8 @@ SETTINGS = {
     "token",
     "start_date",
     "end_date",
+    "endpoint",
+    "api_environment",
     "api_url",
     "timezone",
     "lookback_minutes",
@@ -71,6 +73,8 @@ def test_about_lists_every_setting_with_a_description_and_the_token_as_secret():
     assert set(about["settings"]["required"]) == {"token", "start_date"}
     assert properties["window_size_hours"]["maximum"] == 24
     assert properties["max_concurrent_requests"]["maximum"] == 16
+    assert properties["endpoint"]["enum"] == ["customer", "bnd"]
+    assert properties["api_environment"]["enum"] == ["production", "patch"]
     assert {"state", "catalog", "discover", "stream-maps"} <= set(about["capabilities"])
 
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tap_happytalk.local_server import Fault
+from tap_happytalk.endpoints import ENDPOINTS
+from tap_happytalk.local_server import Fault, LocalHappyTalk
 
 from .conftest import run_tap
 
@@ -71,7 +72,7 @@ def test_server_errors_are_retried_then_reported_with_url_and_status(tmp_path, h
 
     assert_one_line_error(
         run,
-        f"POST {happytalk.url}/user/api/service_history/format/json",
+        f"POST {happytalk.url}{ENDPOINTS[config['endpoint']].path}",
         "after 3 attempts: HTTP 502",
     )
     assert len(happytalk.requests) == 3
@@ -104,7 +105,7 @@ def test_transient_failures_are_retried_and_nothing_is_lost(
 )
 def test_retry_after_is_honoured(tmp_path, happytalk, events, config, retry_after):
     if retry_after == "http-date":
-        retry_after = email.utils.formatdate(time.time() + 2, usegmt=True)
+        retry_after = email.utils.formatdate(time.time() + 4, usegmt=True)  # whole seconds
     happytalk.inject(Fault("status", status=429, retry_after=retry_after), day="2024-03-01")
     run = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
 
@@ -126,9 +127,25 @@ def test_a_slow_answer_times_out_and_is_retried(tmp_path, happytalk, events, con
 def test_a_wrong_api_path_fails_at_once_with_a_hint(tmp_path, happytalk, config):
     run = run_tap(tmp_path, {**config, "api_url": happytalk.url + "/v2"})
 
-    assert_one_line_error(run, "HTTP 404", "is api_url right?")
+    assert_one_line_error(run, "HTTP 404", "check the `endpoint` setting")
     asked = [r.start_date for r in happytalk.requests]
     assert len(asked) == len(set(asked)), "a 404 is not retried"
+
+
+def test_the_wrong_endpoint_says_so(tmp_path, events, config):
+    other = {"customer": "bnd", "bnd": "customer"}[config["endpoint"]]
+    with LocalHappyTalk(events, endpoints=[other]) as server:
+        run = run_tap(tmp_path, {**config, "api_url": server.url})
+
+    assert_one_line_error(run, f"no '{config['endpoint']}' endpoint at this URL", "customer or bnd")
+
+
+def test_siem_strings_instead_of_records_are_refused(tmp_path, happytalk, config):
+    siem = '{"result": "success", "data": ["2024-03-01 10:00:00 happytalk event=x"]}'
+    happytalk.inject(Fault("body", status=200, text=siem), day="2024-03-01")
+    run = run_tap(tmp_path, config)
+
+    assert_one_line_error(run, "2024-03-01 00:00:00..23:59:59", "not a list of records")
 
 
 def test_an_answer_that_is_not_json_is_reported(tmp_path, happytalk, config):
@@ -155,6 +172,8 @@ def test_an_answer_that_is_not_json_is_reported(tmp_path, happytalk, config):
         ({"lookback_minutes": "ten"}, "lookback_minutes"),
         ({"api_url": "ftp://example.com"}, "api_url"),
         ({"api_url": "http://example.com"}, "api_url"),
+        ({"endpoint": "legacy"}, "endpoint"),
+        ({"api_environment": "staging"}, "api_environment"),
     ],
 )
 def test_config_errors_name_the_setting_before_any_request(

@@ -123,6 +123,9 @@ def test_every_setting_of_about_is_in_meltano_yml_with_a_matching_kind(about, me
         assert words(setting.get("description")) == words(prop.get("description")), name
         if "default" in prop:
             assert setting.get("value") == prop["default"], name
+        if "enum" in prop:
+            assert setting["kind"] == "options", name
+            assert [option["value"] for option in setting["options"]] == prop["enum"], name
     assert set(about["settings"]["required"]) == set(
         meltano_extractor["settings_group_validation"][0]
     )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tap_happytalk.endpoints import ENDPOINTS
 from tap_happytalk.local_server import API_FORMAT, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, TAP, parse_messages, run_tap, tap_env, write_json
@@ -62,6 +63,7 @@ def test_ids_sharing_a_second_are_ordered_numerically(tmp_path, happytalk, event
 
 def test_every_window_is_requested_in_order_across_empty_days(tmp_path, happytalk, config):
     run = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
+    endpoint = ENDPOINTS[config["endpoint"]]
 
     assert run.returncode == 0, run.stderr
     asked = [(r.start_date, r.end_date) for r in happytalk.requests]
@@ -71,6 +73,8 @@ def test_every_window_is_requested_in_order_across_empty_days(tmp_path, happytal
     ]
     assert all(r.token_matched and r.query == "" for r in happytalk.requests)
     assert all(r.content_type == "application/json" for r in happytalk.requests)
+    assert {r.path for r in happytalk.requests} == {endpoint.path}
+    assert {r.format for r in happytalk.requests} == {endpoint.body.get("format")}
     for number in range(1, 11):
         assert f"({number} of 10)" in run.stderr
     assert "2024-03-04 00:00:00..23:59:59: 0 records (4 of 10)" in run.stderr

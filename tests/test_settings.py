@@ -1,0 +1,86 @@
+"""Settings: where each endpoint lives, how dates are read, what is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tap_happytalk.errors import ConfigError
+from tap_happytalk.settings import Settings, parse_instant
+
+SEOUL = ZoneInfo("Asia/Seoul")
+BASE = {"token": "t", "start_date": "2024-01-01"}
+
+
+@pytest.mark.parametrize(
+    ("config", "url"),
+    [
+        ({}, "https://customer.happytalk.io/user/api/service_history/format/json"),
+        (
+            {"api_environment": "patch"},
+            "https://patch-customer.happytalk.io/user/api/service_history/format/json",
+        ),
+        ({"endpoint": "bnd"}, "https://bnd.happytalk.io/user/api/service-history"),
+        (
+            {"endpoint": "bnd", "api_environment": "patch"},
+            "https://patch-bnd.happytalk.io/user/api/service-history",
+        ),
+        (
+            {"endpoint": "bnd", "api_url": "https://proxy.example/happytalk/"},
+            "https://proxy.example/happytalk/user/api/service-history",
+        ),
+        (
+            {"api_url": "http://127.0.0.1:8080"},
+            "http://127.0.0.1:8080/user/api/service_history/format/json",
+        ),
+    ],
+)
+def test_endpoint_environment_and_api_url_choose_the_url(config, url):
+    settings = Settings.from_config({**BASE, **config})
+    assert settings.api_url + settings.endpoint.path == url
+
+
+def test_only_bnd_asks_for_raw_records():
+    assert Settings.from_config(BASE).endpoint.body == {}
+    assert Settings.from_config({**BASE, "endpoint": "bnd"}).endpoint.body == {"format": "raw"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-01", dt.datetime(2024, 1, 1, tzinfo=SEOUL)),
+        ("2024-01-01T09:30:00", dt.datetime(2024, 1, 1, 9, 30, tzinfo=SEOUL)),
+        ("2024-01-01 09:30:00", dt.datetime(2024, 1, 1, 9, 30, tzinfo=SEOUL)),
+        ("2024-01-01T00:00:00Z", dt.datetime(2024, 1, 1, 9, tzinfo=SEOUL)),
+        ("2024-01-01T00:00:00+00:00", dt.datetime(2024, 1, 1, 9, tzinfo=SEOUL)),
+    ],
+)
+def test_dates_without_an_offset_are_korea_time(text, expected):
+    assert parse_instant(text, SEOUL) == expected
+
+
+def test_defaults():
+    settings = Settings.from_config(BASE)
+    assert settings.zone == SEOUL
+    assert settings.end is None
+    assert settings.window_hours == 24
+    assert settings.max_concurrent_requests == 4
+    assert settings.max_retries == 5
+    assert settings.lookback == dt.timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("config", "setting"),
+    [
+        ({"endpoint": "legacy"}, "endpoint"),
+        ({"api_environment": "staging"}, "api_environment"),
+        ({"api_url": "http://10.0.0.5"}, "api_url"),
+        ({"end_date": "2024-01-01"}, "end_date"),
+        ({"max_retries": True}, "max_retries"),
+    ],
+)
+def test_refusals_name_the_setting(config, setting):
+    with pytest.raises(ConfigError, match=f"'{setting}'"):
+        Settings.from_config({**BASE, **config})
