@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo install clean
+.PHONY: test lint demo install bench clean
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -29,3 +29,7 @@ $(INSTALLED): pyproject.toml
 
 clean:
 	rm -rf $(VENV) .meltano output .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# Speed: prints the benchmark table the README quotes.
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/bench.py

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import requests
 
 from tap_happytalk.errors import (
@@ -76,18 +77,12 @@ class HappyTalkClient:
             self._local.session = session
         return session
 
-    def fetch(self, window: DayWindow) -> list[dict[str, Any]]:
-        """Return the raw records HappyTalk has for `window`, in the order it sent them.
+    def post(self, window: DayWindow) -> bytes:
+        """HappyTalk's answer for `window`, undecoded: compact while it waits its turn.
 
         Raises:
-            HappyTalkRefusedError: HappyTalk answered `result: fail`.
             HappyTalkUnavailableError: HTTP failures outlasted every retry.
-            HappyTalkResponseError: The answer is not a service-history response.
         """
-        body = self._post(window)
-        return self._records(body, window)
-
-    def _post(self, window: DayWindow) -> dict[str, Any]:
         payload = {
             "token": self._token,
             "start_date": window.api_start,
@@ -118,8 +113,8 @@ class HappyTalkClient:
                 self._sleep(delay)
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
-    def _attempt(self, payload: dict[str, str], window: DayWindow) -> dict[str, Any]:
-        """Send once and decode the answer; raise `_TransientError` if worth retrying."""
+    def _attempt(self, payload: dict[str, str], window: DayWindow) -> bytes:
+        """Send once; raise `_TransientError` if the failure is worth retrying."""
         try:
             response = self._session.post(self.url, json=payload, timeout=self._timeout)
         except requests.Timeout:
@@ -140,16 +135,26 @@ class HappyTalkClient:
             )
             msg = f"HappyTalk answered HTTP {status} to POST {self.url} for {window}{hint}"
             raise HappyTalkUnavailableError(msg)
+        return response.content
+
+    def read_answer(self, content: bytes, window: DayWindow) -> list[dict[str, Any]]:
+        """The records in HappyTalk's answer for `window`, in the order it sent them.
+
+        Raises:
+            HappyTalkRefusedError: HappyTalk answered `result: fail`.
+            HappyTalkResponseError: The answer is not a service-history response.
+        """
         try:
-            body = response.json()
-        except ValueError:
-            snippet = redact(response.text[:120], self._token).replace("\n", " ")
+            body = msgspec.json.decode(content)
+        except msgspec.DecodeError:
+            text = content[:120].decode("utf-8", errors="replace")
+            snippet = redact(text, self._token).replace("\n", " ")
             msg = f"HappyTalk's answer for {window} is not JSON: {snippet!r}"
             raise HappyTalkResponseError(msg) from None
         if not isinstance(body, dict):
             msg = f"HappyTalk's answer for {window} is not a JSON object"
             raise HappyTalkResponseError(msg)
-        return body
+        return self._records(body, window)
 
     def _records(self, body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
         result = body.get("result")

@@ -6,7 +6,7 @@ This is the one place where timestamps get their timezone.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tap_happytalk.errors import HappyTalkResponseError
 
@@ -16,71 +16,74 @@ if TYPE_CHECKING:
 WALL_CLOCK_LENGTH = len("2022-05-26 17:14:28")
 
 
+class LocalTimestamps:
+    """Turns HappyTalk's naive wall-clock strings into RFC 3339 with the offset of a zone.
+
+    The offset is looked up once per hour of wall-clock time (zones change offset on the
+    hour), then the string is assembled; an ambiguous hour takes its earlier offset.
+    """
+
+    def __init__(self, zone: dt.tzinfo) -> None:
+        """Convert into `zone`."""
+        self.zone = zone
+        self._offsets: dict[str, str] = {}
+
+    def aware(self, value: Any) -> str | None:  # noqa: ANN401 - whatever HappyTalk sent
+        """`2022-05-26 17:14:28` -> `2022-05-26T17:14:28+09:00`; None if not `Y-m-d H:i:s`.
+
+        That covers a missing value, "" and PHP's "0000-00-00 00:00:00", which `apply_date`
+        may carry and which become null.
+        """
+        if not isinstance(value, str) or len(value) != WALL_CLOCK_LENGTH or value[10] != " ":
+            return None
+        try:
+            wall_clock = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        hour = value[:13]
+        offset = self._offsets.get(hour)
+        if offset is None:
+            offset = wall_clock.replace(tzinfo=self.zone, fold=0).isoformat()[WALL_CLOCK_LENGTH:]
+            self._offsets[hour] = offset
+        return f"{value[:10]}T{value[11:]}{offset}"
+
+
 def to_records(
-    rows: list[dict[str, Any]], zone: dt.tzinfo, window: DayWindow
+    rows: list[dict[str, Any]], timestamps: LocalTimestamps, window: DayWindow
 ) -> list[dict[str, Any]]:
     """Sort a window's rows oldest first and give their timestamps the offset of `zone`.
 
     HappyTalk sends rows newest first; ties on `request_date` are broken by numeric `id`, so
     the order is total and the same on every run. Fields other than the two timestamps are
-    kept exactly as sent.
+    kept exactly as sent; the rows are changed in place.
 
     Raises:
         HappyTalkResponseError: A row has no `id` or no usable `request_date`.
     """
+    keyed: list[tuple[str, int, str, dict[str, Any]]] = []
     for row in rows:
-        _check_row(row, window)
-    rows = sorted(rows, key=_oldest_first)
-    records = []
-    for row in rows:
-        record = dict(row)
-        record["request_date"] = _aware(row["request_date"], zone)
-        record["apply_date"] = _aware_or_none(row.get("apply_date"), zone)
-        records.append(record)
-    return records
+        ident = row.get("id")
+        if ident is None or ident == "":
+            msg = f"HappyTalk sent a record without an id for {window}"
+            raise HappyTalkResponseError(msg)
+        sent = row.get("request_date")
+        request_date = timestamps.aware(sent)
+        if request_date is None:
+            msg = (
+                f"HappyTalk sent record {ident} for {window} with request_date {sent!r}, "
+                "not Y-m-d H:i:s"
+            )
+            raise HappyTalkResponseError(msg)
+        row["request_date"] = request_date
+        row["apply_date"] = timestamps.aware(row.get("apply_date"))
+        # Within one window the offset only changes when the wall clock repeats an hour, so
+        # the wall-clock text orders the rows. A numeric string with more digits is the
+        # larger number; this avoids int() on ids.
+        ident = str(ident)
+        keyed.append((cast("str", sent), len(ident), ident, row))
+    keyed.sort(key=_without_row)
+    return [entry[3] for entry in keyed]
 
 
-def _oldest_first(row: dict[str, Any]) -> tuple[str, int, str]:
-    # A numeric string with more digits is the larger number; this avoids int() on ids.
-    ident = str(row["id"])
-    return (row["request_date"], len(ident), ident)
-
-
-def _check_row(row: dict[str, Any], window: DayWindow) -> None:
-    ident = row.get("id")
-    if ident in {None, ""}:
-        msg = f"HappyTalk sent a record without an id for {window}"
-        raise HappyTalkResponseError(msg)
-    value = row.get("request_date")
-    if not isinstance(value, str) or _parse_wall_clock(value) is None:
-        msg = (
-            f"HappyTalk sent record {ident} for {window} with request_date {value!r}, "
-            "not Y-m-d H:i:s"
-        )
-        raise HappyTalkResponseError(msg)
-
-
-def _parse_wall_clock(value: str) -> dt.datetime | None:
-    if len(value) != WALL_CLOCK_LENGTH or value[10] != " ":
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _aware(value: str, zone: dt.tzinfo) -> str:
-    wall_clock = _parse_wall_clock(value)
-    if wall_clock is None:  # pragma: no cover - _check_row has refused it
-        raise ValueError(value)
-    return wall_clock.replace(tzinfo=zone).isoformat()
-
-
-def _aware_or_none(value: Any, zone: dt.tzinfo) -> str | None:  # noqa: ANN401 - as sent
-    """`apply_date` is secondary: a value that is not a timestamp becomes null, not an error.
-
-    That covers a missing value, "" and PHP's "0000-00-00 00:00:00".
-    """
-    if not isinstance(value, str) or _parse_wall_clock(value) is None:
-        return None
-    return _aware(value, zone)
+def _without_row(entry: tuple[str, int, str, dict[str, Any]]) -> tuple[str, int, str]:
+    return entry[:3]

@@ -13,6 +13,7 @@ from typing_extensions import override
 from tap_happytalk.errors import TapHappyTalkError, redact
 from tap_happytalk.settings import CONFIG_SCHEMA, Settings
 from tap_happytalk.streams import ServiceHistoryStream
+from tap_happytalk.writer import StateFlushingWriter
 
 if TYPE_CHECKING:
     from singer_sdk.plugin_base import _ConfigInput
@@ -26,6 +27,7 @@ class TapHappyTalk(Tap):
     name = "tap-happytalk"
     package_name = "tap-happytalk"
     config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = StateFlushingWriter
 
     def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's own arguments
         """Build the tap; with `validate_config`, check every setting before any request."""
