@@ -75,6 +75,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Run:
             partial = lines.pop()
             records += sum(line.startswith(RECORD_PREFIXES) for line in lines)
             peak_kb = max(peak_kb, high_water_mark_kb(process.pid))
+        process.stdout.close()
         _, status, _ = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tap_happytalk.endpoints import Endpoint
+    from tap_happytalk.pacing import RequestPacer
     from tap_happytalk.windows import DayWindow
 
 BACKOFF_BASE_SECONDS = 0.5
@@ -55,6 +56,7 @@ class HappyTalkClient:
         timeout_seconds: float,
         max_retries: int,
         user_agent: str,
+        pacer: RequestPacer,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Prepare a client; no connection is made until the first request."""
@@ -64,6 +66,7 @@ class HappyTalkClient:
         self._timeout = timeout_seconds
         self._max_retries = max_retries
         self._user_agent = user_agent
+        self._pacer = pacer
         self._sleep = sleep
         self._local = threading.local()
 
@@ -91,7 +94,8 @@ class HappyTalkClient:
         }
         for retry in range(self._max_retries + 1):
             try:
-                return self._attempt(payload, window)
+                with self._pacer.slot():
+                    content = self._attempt(payload, window)
             except _TransientError as failure:  # noqa: PERF203 - retrying is the point
                 if retry == self._max_retries:
                     msg = (
@@ -99,19 +103,37 @@ class HappyTalkClient:
                         f"{retry + 1} attempts: {failure.problem}"
                     )
                     raise HappyTalkUnavailableError(msg) from None
-                delay = failure.retry_after
-                if delay is None:
-                    delay = _backoff(retry + 1)
-                logger.warning(
-                    "Window %s: %s; retry %d of %d in %.1fs",
-                    window,
-                    failure.problem,
-                    retry + 1,
-                    self._max_retries,
-                    delay,
-                )
-                self._sleep(delay)
+                self._wait_before_retry(failure, retry + 1, window)
+            else:
+                self._pacer.succeeded()
+                return content
         raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def _wait_before_retry(self, failure: _TransientError, retry: int, window: DayWindow) -> None:
+        """Back off this request; when HappyTalk asked to slow down, pause every request."""
+        if failure.throttled:
+            delay = failure.retry_after if failure.retry_after is not None else _backoff(retry)
+            self._pacer.throttled(delay)
+            logger.warning(
+                "Window %s: %s; all requests pause %.1fs, then at most %d at once (retry %d of %d)",
+                window,
+                failure.problem,
+                delay,
+                self._pacer.limit,
+                retry,
+                self._max_retries,
+            )
+            return  # the pacer holds this request back with the others
+        delay = _backoff(retry)
+        logger.warning(
+            "Window %s: %s; retry %d of %d in %.1fs",
+            window,
+            failure.problem,
+            retry,
+            self._max_retries,
+            delay,
+        )
+        self._sleep(delay)
 
     def _attempt(self, payload: dict[str, str], window: DayWindow) -> bytes:
         """Send once; raise `_TransientError` if the failure is worth retrying."""
@@ -125,7 +147,8 @@ class HappyTalkClient:
         status = response.status_code
         if status == 429 or status >= 500:  # noqa: PLR2004 - HTTP's own numbers
             wait = _retry_after(response.headers.get("Retry-After"))
-            raise _TransientError(f"HTTP {status}", wait)
+            throttled = status == 429 or wait is not None  # noqa: PLR2004
+            raise _TransientError(f"HTTP {status}", wait, throttled=throttled)
         if status != 200:  # noqa: PLR2004
             hint = (
                 f" (no '{self._endpoint.name}' endpoint at this URL: check the `endpoint` "
@@ -184,12 +207,15 @@ class HappyTalkClient:
 
 
 class _TransientError(Exception):
-    """A failure worth retrying: what went wrong, and how long the server asked us to wait."""
+    """A failure worth retrying: what went wrong, and whether HappyTalk asked to slow down."""
 
-    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, problem: str, retry_after: float | None = None, *, throttled: bool = False
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 def _backoff(attempt: int) -> float:

@@ -83,6 +83,7 @@ class ReceivedRequest:
     content_type: str | None
     received_at: float
     query: str
+    concurrent: int
 
 
 def sample_events(  # noqa: PLR0913 - keyword-only knobs of the sample
@@ -138,26 +139,31 @@ def sample_events(  # noqa: PLR0913 - keyword-only knobs of the sample
 class LocalHappyTalk:
     """The server: start it, point the tap at `url`, stop it (or use it as a context manager)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only knobs of a test server
         self,
         events: Iterable[dict[str, Any]] = (),
         *,
         token: str = DEFAULT_TOKEN,
         latency_seconds: float = 0.0,
+        jitter_seconds: float = 0.0,
         port: int = 0,
         endpoints: Iterable[str] = tuple(ENDPOINTS),
     ) -> None:
         """Serve `events` on the paths of `endpoints` (both, unless told otherwise).
 
-        `latency_seconds` delays every answer, as a distant API would.
+        Every answer waits `latency_seconds`, as a distant API would, plus a random part of
+        `jitter_seconds` (seeded), so that parallel requests finish out of order.
         """
         self.token = token
+        self.jitter_seconds = jitter_seconds
+        self._random = random.Random(len(self.__dict__))  # noqa: S311 - jitter, not secrets
         self.paths = {ENDPOINTS[name].path: name for name in endpoints}
         self.latency_seconds = latency_seconds
         self.requests: list[ReceivedRequest] = []
         self._by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._faults: list[tuple[str | None, Fault]] = []
         self._lock = threading.Lock()
+        self._in_progress = 0
         self.add_events(events)
         self._http = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._http.daemon_threads = True
@@ -290,6 +296,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """Answer a service-history request, or misbehave as told."""
         happytalk: LocalHappyTalk = self.server.happytalk  # type: ignore[attr-defined]
+        with happytalk._lock:  # noqa: SLF001 - our own server
+            happytalk._in_progress += 1  # noqa: SLF001
+            concurrent = happytalk._in_progress  # noqa: SLF001
+        try:
+            self._answer(happytalk, concurrent)
+        finally:
+            with happytalk._lock:  # noqa: SLF001
+                happytalk._in_progress -= 1  # noqa: SLF001
+
+    def _answer(self, happytalk: LocalHappyTalk, concurrent: int) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         try:
@@ -308,6 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
                 content_type=self.headers.get("Content-Type"),
                 received_at=time.monotonic(),
                 query=query,
+                concurrent=concurrent,
             )
         )
         endpoint = happytalk.paths.get(path)
@@ -316,8 +333,12 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.NOT_FOUND, b"<html><body>404 Not Found</body></html>", "text/html"
             )
             return
-        if happytalk.latency_seconds:
-            time.sleep(happytalk.latency_seconds)
+        delay = happytalk.latency_seconds
+        if happytalk.jitter_seconds:
+            with happytalk._lock:  # noqa: SLF001 - our own server
+                delay += happytalk._random.uniform(0, happytalk.jitter_seconds)  # noqa: SLF001
+        if delay:
+            time.sleep(delay)
         fault = happytalk._next_fault(fields.get("start_date"))  # noqa: SLF001 - our own class
         if fault is not None and self._misbehave(fault):
             return

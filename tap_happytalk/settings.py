@@ -125,6 +125,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "max_requests_per_minute",
+        th.IntegerType(minimum=1, maximum=6000),
+        title="Requests per minute",
+        description=(
+            "Cap on requests per minute across all concurrent requests, for HappyTalk plans "
+            "that are rate limited. Default: no cap (HappyTalk's 429 answers still slow "
+            "the tap down)."
+        ),
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType(minimum=0, maximum=10),
         default=5,
@@ -181,6 +191,7 @@ class Settings:
     lookback: dt.timedelta
     window_hours: int
     max_concurrent_requests: int
+    max_requests_per_minute: int | None
     max_retries: int
     request_timeout_seconds: float
 
@@ -224,6 +235,9 @@ class Settings:
             window_hours=_int_setting(config, "window_size_hours", 24, low=1, high=24),
             max_concurrent_requests=_int_setting(
                 config, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS, 1, 16
+            ),
+            max_requests_per_minute=(
+                _int_setting(config, "max_requests_per_minute", 0, 1, 6000) or None
             ),
             max_retries=_int_setting(config, "max_retries", 5, high=10),
             request_timeout_seconds=_int_setting(config, "request_timeout_seconds", 60, 1, 600),

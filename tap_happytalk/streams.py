@@ -13,6 +13,7 @@ from typing_extensions import override
 
 from tap_happytalk.client import HappyTalkClient
 from tap_happytalk.ordered_pool import map_in_order
+from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.records import LocalTimestamps, to_records
 from tap_happytalk.settings import Settings, parse_instant
 from tap_happytalk.windows import DayWindow, day_windows, to_instant, to_wall_clock
@@ -154,6 +155,7 @@ class ServiceHistoryStream(Stream):
             timeout_seconds=settings.request_timeout_seconds,
             max_retries=settings.max_retries,
             user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
+            pacer=RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute),
         )
         timestamps = LocalTimestamps(settings.zone)
         answers = map_in_order(client.post, windows, settings.max_concurrent_requests)

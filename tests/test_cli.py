@@ -18,6 +18,7 @@ SETTINGS = {
     "lookback_minutes",
     "window_size_hours",
     "max_concurrent_requests",
+    "max_requests_per_minute",
     "max_retries",
     "request_timeout_seconds",
 }

@@ -167,6 +167,7 @@ def test_an_answer_that_is_not_json_is_reported(tmp_path, happytalk, config):
         ({"window_size_hours": 25}, "window_size_hours"),
         ({"window_size_hours": 0}, "window_size_hours"),
         ({"max_concurrent_requests": 17}, "max_concurrent_requests"),
+        ({"max_requests_per_minute": 0}, "max_requests_per_minute"),
         ({"max_retries": -1}, "max_retries"),
         ({"request_timeout_seconds": 0}, "request_timeout_seconds"),
         ({"lookback_minutes": "ten"}, "lookback_minutes"),

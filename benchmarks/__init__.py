@@ -1,0 +1,1 @@
+"""The benchmark (`make bench`); importable so tests measure the way it does."""

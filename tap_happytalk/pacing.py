@@ -1,0 +1,81 @@
+"""How fast the tap may ask: one pacer shared by every request of a run.
+
+When HappyTalk says "slow down" (HTTP 429, or any answer with `Retry-After`), every worker
+pauses, not only the one that was told, and fewer requests may be in flight; the allowance
+then grows back by one for each run of successes as long as itself. An optional cap on
+requests per minute spaces requests evenly across the pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+
+class RequestPacer:
+    """Admits requests: at most `limit` at once, none while paused, none faster than the cap."""
+
+    def __init__(
+        self,
+        max_in_flight: int,
+        requests_per_minute: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Allow `max_in_flight` requests at once, and `requests_per_minute` if given."""
+        self.max_in_flight = max_in_flight
+        self.limit = max_in_flight
+        self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._clock = clock
+        self._in_flight = 0
+        self._paused_until = 0.0
+        self._next_start = 0.0
+        self._successes = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one admission for the length of a request."""
+        self._acquire()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def _acquire(self) -> None:
+        with self._changed:
+            while True:
+                now = self._clock()
+                ready_at = max(self._paused_until, self._next_start)
+                if self._in_flight < self.limit and now >= ready_at:
+                    self._in_flight += 1
+                    if self._interval:
+                        self._next_start = max(now, self._next_start) + self._interval
+                    return
+                # Sleep until the pause or the spacing ends, or until a request finishes.
+                self._changed.wait(timeout=ready_at - now if ready_at > now else None)
+
+    def throttled(self, seconds: float) -> None:
+        """HappyTalk asked to slow down: pause everyone for `seconds`, halve the allowance."""
+        with self._changed:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            self.limit = max(1, self.limit // 2)
+            self._successes = 0
+            self._changed.notify_all()
+
+    def succeeded(self) -> None:
+        """A request went through: after `limit` in a row, allow one more at once."""
+        with self._changed:
+            if self.limit >= self.max_in_flight:
+                return
+            self._successes += 1
+            if self._successes >= self.limit:
+                self.limit += 1
+                self._successes = 0
+                self._changed.notify_all()
