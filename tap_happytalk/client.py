@@ -6,6 +6,7 @@ retried with exponential backoff and full jitter, or after the server's `Retry-A
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import logging
@@ -25,8 +26,6 @@ from tap_happytalk.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from tap_happytalk.endpoints import Endpoint
     from tap_happytalk.pacing import RequestPacer
     from tap_happytalk.windows import DayWindow
@@ -39,6 +38,10 @@ TRANSIENT_EXCEPTIONS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+# A day HappyTalk keeps failing to answer is asked again in halves, down to this size; the
+# halves get one retry each, so a hopeless day costs a bounded number of requests.
+SMALLEST_SPLIT = dt.timedelta(minutes=15)
+SPLIT_RETRIES = 1
 FAIL_DETAIL_KEYS = ("code", "error_code", "fail_code", "message", "msg", "error", "reason")
 
 logger = logging.getLogger(__name__)
@@ -57,7 +60,6 @@ class HappyTalkClient:
         max_retries: int,
         user_agent: str,
         pacer: RequestPacer,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Prepare a client; no connection is made until the first request."""
         self.url = api_url + endpoint.path
@@ -67,7 +69,7 @@ class HappyTalkClient:
         self._max_retries = max_retries
         self._user_agent = user_agent
         self._pacer = pacer
-        self._sleep = sleep
+        self._stopping = threading.Event()
         self._local = threading.local()
 
     @property
@@ -80,36 +82,66 @@ class HappyTalkClient:
             self._local.session = session
         return session
 
-    def post(self, window: DayWindow) -> bytes:
-        """HappyTalk's answer for `window`, undecoded: compact while it waits its turn.
+    def post(self, window: DayWindow) -> list[bytes]:
+        """HappyTalk's answers for `window`, undecoded (compact while they wait their turn).
+
+        One answer, or one per piece when HappyTalk kept timing out or failing with 5xx on the
+        whole window: then it is asked again in halves, down to `SMALLEST_SPLIT`.
 
         Raises:
-            HappyTalkUnavailableError: HTTP failures outlasted every retry.
+            HappyTalkUnavailableError: HTTP failures outlasted every retry and every split.
         """
+        return self._post_or_split(window, self._max_retries)
+
+    def close(self) -> None:
+        """Stop: requests still waiting to retry give up at once, so the run can end."""
+        self._stopping.set()
+        self._pacer.close()
+
+    def _post_or_split(self, window: DayWindow, retries: int) -> list[bytes]:
+        try:
+            return [self._post(window, retries)]
+        except _RetriesExhaustedError as exhausted:
+            halves = None if exhausted.throttled else window.halves(SMALLEST_SPLIT)
+            if halves is None:
+                split = " (split as small as the tap goes)" if retries == SPLIT_RETRIES else ""
+                raise HappyTalkUnavailableError(f"{exhausted}{split}") from None
+            logger.warning(
+                "Window %s: HappyTalk keeps failing (%s); asking for it in halves",
+                window,
+                exhausted.problem,
+            )
+            return [
+                answer for half in halves for answer in self._post_or_split(half, SPLIT_RETRIES)
+            ]
+
+    def _post(self, window: DayWindow, retries: int) -> bytes:
         payload = {
             "token": self._token,
             "start_date": window.api_start,
             "end_date": window.api_end,
             **self._endpoint.body,
         }
-        for retry in range(self._max_retries + 1):
+        for retry in range(retries + 1):
             try:
                 with self._pacer.slot():
                     content = self._attempt(payload, window)
             except _TransientError as failure:  # noqa: PERF203 - retrying is the point
-                if retry == self._max_retries:
+                if retry == retries or self._stopping.is_set():
                     msg = (
                         f"HappyTalk did not answer POST {self.url} for {window} after "
                         f"{retry + 1} attempts: {failure.problem}"
                     )
-                    raise HappyTalkUnavailableError(msg) from None
-                self._wait_before_retry(failure, retry + 1, window)
+                    raise _RetriesExhaustedError(msg, failure) from None
+                self._wait_before_retry(failure, retry + 1, retries, window)
             else:
                 self._pacer.succeeded()
                 return content
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
-    def _wait_before_retry(self, failure: _TransientError, retry: int, window: DayWindow) -> None:
+    def _wait_before_retry(
+        self, failure: _TransientError, retry: int, retries: int, window: DayWindow
+    ) -> None:
         """Back off this request; when HappyTalk asked to slow down, pause every request."""
         if failure.throttled:
             delay = failure.retry_after if failure.retry_after is not None else _backoff(retry)
@@ -121,7 +153,7 @@ class HappyTalkClient:
                 delay,
                 self._pacer.limit,
                 retry,
-                self._max_retries,
+                retries,
             )
             return  # the pacer holds this request back with the others
         delay = _backoff(retry)
@@ -130,10 +162,10 @@ class HappyTalkClient:
             window,
             failure.problem,
             retry,
-            self._max_retries,
+            retries,
             delay,
         )
-        self._sleep(delay)
+        self._stopping.wait(delay)
 
     def _attempt(self, payload: dict[str, str], window: DayWindow) -> bytes:
         """Send once; raise `_TransientError` if the failure is worth retrying."""
@@ -189,6 +221,8 @@ class HappyTalkClient:
             raise HappyTalkResponseError(msg)
         data = body.get("data")
         if data is None:
+            # An empty day may come without a list; say so, since it could also hide a fault.
+            logger.warning("HappyTalk answered %s without 'data': taken as no events", window)
             return []
         if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
             msg = f"HappyTalk's answer for {window} has 'data' that is not a list of records"
@@ -216,6 +250,15 @@ class _TransientError(Exception):
         self.problem = problem
         self.retry_after = retry_after
         self.throttled = throttled
+
+
+class _RetriesExhaustedError(HappyTalkUnavailableError):
+    """Every retry of one request failed; the window may still be asked in halves."""
+
+    def __init__(self, message: str, last: _TransientError) -> None:
+        super().__init__(message)
+        self.problem = last.problem
+        self.throttled = last.throttled
 
 
 def _backoff(attempt: int) -> float:

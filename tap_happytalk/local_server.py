@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 API_FORMAT = "%Y-%m-%d %H:%M:%S"
 DEFAULT_TOKEN = "local-test-token"  # noqa: S105 - a fixture's token, not a secret
 
-FaultKind = Literal["status", "drop", "delay", "refuse", "body"]
+FaultKind = Literal["status", "drop", "truncate", "delay", "refuse", "body"]
 
 SAMPLE_EVENTS = (
     ("A", "S", "[WEB] {user}({agent})상담원 로그인. IP - (IP정보)", "로그인"),
@@ -58,7 +58,8 @@ class Fault:
     """One way to misbehave for one request.
 
     kind: `status` answers HTTP `status` with an HTML page (and `retry_after`, if given);
-    `drop` closes the connection without an answer; `delay` waits `seconds`, then answers
+    `drop` closes the connection without an answer; `truncate` sends the headers and half the
+    body, then closes the connection; `delay` waits `seconds`, then answers
     normally; `refuse` answers `result: fail` with `body` as extra fields; `body` answers
     `text` with HTTP `status`.
     """
@@ -203,7 +204,10 @@ class LocalHappyTalk:
                 rows.sort(key=_newest_first, reverse=True)
 
     def inject(self, fault: Fault, *, times: int = 1, day: str | None = None) -> None:
-        """Misbehave `times` times, on requests for `day` (Y-m-d) or, without it, on any."""
+        """Misbehave `times` times: on requests whose start_date begins with `day`, or any.
+
+        `day` is a date (`2024-03-01`) or a date and time (`2024-03-01 12:00:00`).
+        """
         with self._lock:
             self._faults.extend([(day, fault)] * times)
 
@@ -345,9 +349,17 @@ class _Handler(BaseHTTPRequestHandler):
         answer = happytalk.answer(body, endpoint)
         if fault is not None and fault.kind == "refuse":
             answer = {"result": "fail", **fault.body}
-        self._send(
-            HTTPStatus.OK, json.dumps(answer, ensure_ascii=False).encode(), "application/json"
-        )
+        payload = json.dumps(answer, ensure_ascii=False).encode()
+        if fault is not None and fault.kind == "truncate":
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(HTTPStatus.OK, payload, "application/json")
 
     def do_GET(self) -> None:
         """HappyTalk's API is POST only."""

@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -17,7 +17,7 @@ def map_in_order(
     function: Callable[[Item], Result],
     items: Iterable[Item],
     max_in_flight: int,
-) -> Iterator[tuple[Item, Result]]:
+) -> Generator[tuple[Item, Result], None, None]:
     """Yield `(item, function(item))` in the order of `items`, up to `max_in_flight` ahead.
 
     At most `max_in_flight` results are pending and one is with the consumer, so memory

@@ -35,6 +35,7 @@ class RequestPacer:
         self._paused_until = 0.0
         self._next_start = 0.0
         self._successes = 0
+        self._closed = False
         self._changed = threading.Condition()
 
     @contextmanager
@@ -48,9 +49,18 @@ class RequestPacer:
                 self._in_flight -= 1
                 self._changed.notify_all()
 
+    def close(self) -> None:
+        """Admit everyone at once from now on: the run is stopping and nothing should wait."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
     def _acquire(self) -> None:
         with self._changed:
             while True:
+                if self._closed:
+                    self._in_flight += 1
+                    return
                 now = self._clock()
                 ready_at = max(self._paused_until, self._next_start)
                 if self._in_flight < self.limit and now >= ready_at:

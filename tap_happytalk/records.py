@@ -6,6 +6,7 @@ This is the one place where timestamps get their timezone.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import TYPE_CHECKING, Any, cast
 
 from tap_happytalk.errors import HappyTalkResponseError
@@ -14,19 +15,36 @@ if TYPE_CHECKING:
     from tap_happytalk.windows import DayWindow
 
 WALL_CLOCK_LENGTH = len("2022-05-26 17:14:28")
+FIELDS = frozenset(
+    (
+        "id",
+        "type",
+        "kind",
+        "request_user",
+        "request_content",
+        "request_date",
+        "apply_id",
+        "apply_content",
+        "apply_date",
+    )
+)
+
+logger = logging.getLogger(__name__)
 
 
-class LocalTimestamps:
-    """Turns HappyTalk's naive wall-clock strings into RFC 3339 with the offset of a zone.
+class RowConverter:
+    """Turns HappyTalk rows into records, for one run.
 
-    The offset is looked up once per hour of wall-clock time (zones change offset on the
-    hour), then the string is assembled; an ambiguous hour takes its earlier offset.
+    Timestamps: naive wall-clock strings become RFC 3339 with the offset of the zone. The
+    offset is looked up once per hour of wall-clock time (zones change offset on the hour),
+    then the string is assembled; an ambiguous hour takes its earlier offset.
     """
 
     def __init__(self, zone: dt.tzinfo) -> None:
         """Convert into `zone`."""
         self.zone = zone
         self._offsets: dict[str, str] = {}
+        self.unknown_fields: set[str] = set()
 
     def aware(self, value: Any) -> str | None:  # noqa: ANN401 - whatever HappyTalk sent
         """`2022-05-26 17:14:28` -> `2022-05-26T17:14:28+09:00`; None if not `Y-m-d H:i:s`.
@@ -47,42 +65,56 @@ class LocalTimestamps:
             self._offsets[hour] = offset
         return f"{value[:10]}T{value[11:]}{offset}"
 
+    def records(self, rows: list[dict[str, Any]], window: DayWindow) -> list[dict[str, Any]]:
+        """Sort a window's rows oldest first and give their timestamps the offset of `zone`.
 
-def to_records(
-    rows: list[dict[str, Any]], timestamps: LocalTimestamps, window: DayWindow
-) -> list[dict[str, Any]]:
-    """Sort a window's rows oldest first and give their timestamps the offset of `zone`.
+        HappyTalk sends rows newest first; ties on `request_date` are broken by numeric `id`, so
+        the order is total and the same on every run. Fields other than the two timestamps are
+        kept exactly as sent; the rows are changed in place.
 
-    HappyTalk sends rows newest first; ties on `request_date` are broken by numeric `id`, so
-    the order is total and the same on every run. Fields other than the two timestamps are
-    kept exactly as sent; the rows are changed in place.
+        Fields the schema does not describe are left out (and named once in a warning), so every
+        record matches the stream's SCHEMA.
 
-    Raises:
-        HappyTalkResponseError: A row has no `id` or no usable `request_date`.
-    """
-    keyed: list[tuple[str, int, str, dict[str, Any]]] = []
-    for row in rows:
-        ident = row.get("id")
-        if ident is None or ident == "":
-            msg = f"HappyTalk sent a record without an id for {window}"
-            raise HappyTalkResponseError(msg)
-        sent = row.get("request_date")
-        request_date = timestamps.aware(sent)
-        if request_date is None:
-            msg = (
-                f"HappyTalk sent record {ident} for {window} with request_date {sent!r}, "
-                "not Y-m-d H:i:s"
-            )
-            raise HappyTalkResponseError(msg)
-        row["request_date"] = request_date
-        row["apply_date"] = timestamps.aware(row.get("apply_date"))
-        # Within one window the offset only changes when the wall clock repeats an hour, so
-        # the wall-clock text orders the rows. A numeric string with more digits is the
-        # larger number; this avoids int() on ids.
-        ident = str(ident)
-        keyed.append((cast("str", sent), len(ident), ident, row))
-    keyed.sort(key=_without_row)
-    return [entry[3] for entry in keyed]
+        Raises:
+            HappyTalkResponseError: A row has no `id` or no usable `request_date`.
+        """
+        keyed: list[tuple[str, int, str, dict[str, Any]]] = []
+        for row in rows:
+            ident = row.get("id")
+            if ident is None or ident == "":
+                msg = f"HappyTalk sent a record without an id for {window}"
+                raise HappyTalkResponseError(msg)
+            sent = row.get("request_date")
+            request_date = self.aware(sent)
+            if request_date is None:
+                msg = (
+                    f"HappyTalk sent record {ident} for {window} with request_date {sent!r}, "
+                    "not Y-m-d H:i:s"
+                )
+                raise HappyTalkResponseError(msg)
+            if not row.keys() <= FIELDS:
+                _drop_unknown_fields(row, self.unknown_fields)
+            row["request_date"] = request_date
+            row["apply_date"] = self.aware(row.get("apply_date"))
+            # Within one window the offset only changes when the wall clock repeats an hour, so
+            # the wall-clock text orders the rows. A numeric string with more digits is the
+            # larger number; this avoids int() on ids.
+            ident = str(ident)
+            keyed.append((cast("str", sent), len(ident), ident, row))
+        keyed.sort(key=_without_row)
+        return [entry[3] for entry in keyed]
+
+
+def _drop_unknown_fields(row: dict[str, Any], reported: set[str]) -> None:
+    unknown = row.keys() - FIELDS
+    for name in unknown:
+        del row[name]
+    if not unknown <= reported:
+        reported.update(unknown)
+        logger.warning(
+            "HappyTalk sent fields the schema does not describe, left out: %s",
+            ", ".join(sorted(unknown)),
+        )
 
 
 def _without_row(entry: tuple[str, int, str, dict[str, Any]]) -> tuple[str, int, str]:

@@ -14,7 +14,7 @@ from typing_extensions import override
 from tap_happytalk.client import HappyTalkClient
 from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.pacing import RequestPacer
-from tap_happytalk.records import LocalTimestamps, to_records
+from tap_happytalk.records import RowConverter
 from tap_happytalk.settings import Settings, parse_instant
 from tap_happytalk.windows import DayWindow, day_windows, to_instant, to_wall_clock
 
@@ -157,15 +157,21 @@ class ServiceHistoryStream(Stream):
             user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
             pacer=RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute),
         )
-        timestamps = LocalTimestamps(settings.zone)
+        converter = RowConverter(settings.zone)
         answers = map_in_order(client.post, windows, settings.max_concurrent_requests)
-        for number, (window, answer) in enumerate(answers, start=1):
-            records = to_records(client.read_answer(answer, window), timestamps, window)
-            yield from records
-            self._complete_window(window, context)
-            self.logger.info(
-                "Window %s: %d records (%d of %d)", window, len(records), number, len(windows)
-            )
+        try:
+            for number, (window, pieces) in enumerate(answers, start=1):
+                rows = [row for piece in pieces for row in client.read_answer(piece, window)]
+                records = converter.records(rows, window)
+                yield from records
+                self._complete_window(window, context)
+                self.logger.info(
+                    "Window %s: %d records (%d of %d)", window, len(records), number, len(windows)
+                )
+        finally:
+            # On an error or a stop, requests still in flight must not hold the run open.
+            client.close()
+            answers.close()
 
     @override
     def generate_child_contexts(

@@ -41,6 +41,14 @@ class DayWindow:
         """`last_second` as the request body's `end_date`."""
         return self.last_second.strftime(API_FORMAT)
 
+    def halves(self, minimum: dt.timedelta) -> tuple[DayWindow, DayWindow] | None:
+        """Split at the middle second, or None if a half would be shorter than `minimum`."""
+        length = self.end - self.start
+        if length < 2 * minimum:
+            return None
+        middle = self.start + dt.timedelta(seconds=length.total_seconds() // 2)
+        return DayWindow(self.start, middle), DayWindow(middle, self.end)
+
     def __str__(self) -> str:
         """Readable form for logs and errors: `2024-03-01 00:00:00..23:59:59`."""
         return f"{self.api_start}..{self.last_second:%H:%M:%S}"

@@ -43,6 +43,10 @@ class TapRun:
         return [line for line in self.stderr.splitlines() if "| ERROR" in line]
 
     @property
+    def bookmarks(self) -> list[str]:
+        return [s["bookmarks"]["service_history"]["replication_key_value"] for s in self.states]
+
+    @property
     def bookmark(self) -> str:
         return str(self.states[-1]["bookmarks"]["service_history"]["replication_key_value"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import time
 
@@ -66,16 +67,44 @@ def test_a_refusal_mid_run_keeps_what_came_before_and_a_rerun_completes(
     assert sorted(ids) == sorted(e["id"] for e in events)
 
 
-def test_server_errors_are_retried_then_reported_with_url_and_status(tmp_path, happytalk, config):
-    happytalk.inject(Fault("status", status=502), times=10)
+def test_a_day_that_keeps_failing_is_split_then_reported_with_url_and_status(
+    tmp_path, happytalk, config
+):
+    happytalk.inject(Fault("status", status=502), times=1000, day="2024-03-01")
     run = run_tap(tmp_path, {**config, "max_retries": 2, "max_concurrent_requests": 1})
 
     assert_one_line_error(
         run,
         f"POST {happytalk.url}{ENDPOINTS[config['endpoint']].path}",
-        "after 3 attempts: HTTP 502",
+        "HTTP 502",
+        "(split as small as the tap goes)",
     )
-    assert len(happytalk.requests) == 3
+    asked = [r for r in happytalk.requests if r.start_date and r.start_date < "2024-03-02"]
+    assert 3 < len(asked) <= 20  # the whole day thrice, then halves down to 15 minutes
+    assert all(r.start_date[:10] == r.end_date[:10] for r in asked)  # type: ignore[index]
+    assert min(
+        dt.datetime.fromisoformat(r.end_date) - dt.datetime.fromisoformat(r.start_date)  # type: ignore[arg-type]
+        for r in asked
+    ) >= dt.timedelta(minutes=15) - dt.timedelta(seconds=1)
+
+
+def test_a_day_answered_only_in_halves_gives_the_same_records_and_state(
+    tmp_path, happytalk, events, config
+):
+    whole = run_tap(tmp_path, config)
+    happytalk.requests.clear()
+    # Every whole-day request for 2024-03-02 times out; its halves are answered.
+    for _ in range(3):
+        happytalk.inject(Fault("delay", seconds=3), day="2024-03-02 00:00:00")
+    split = run_tap(tmp_path, {**config, "max_retries": 2, "request_timeout_seconds": 1})
+
+    assert split.returncode == 0, split.stderr
+    assert "asking for it in halves" in split.stderr
+    assert split.records == whole.records
+    assert split.states[-1] == whole.states[-1]
+    assert split.bookmarks == whole.bookmarks
+    halves = [r.start_date for r in happytalk.requests if (r.start_date or "")[:10] == "2024-03-02"]
+    assert "2024-03-02 12:00:00" in halves
 
 
 @pytest.mark.parametrize(
@@ -83,10 +112,12 @@ def test_server_errors_are_retried_then_reported_with_url_and_status(tmp_path, h
     [
         Fault("status", status=500),
         Fault("status", status=503),
+        Fault("status", status=504),
         Fault("status", status=429),
         Fault("drop"),
+        Fault("truncate"),
     ],
-    ids=["500", "503", "429", "dropped-connection"],
+    ids=["500", "503", "504", "429", "dropped-connection", "cut-mid-answer"],
 )
 def test_transient_failures_are_retried_and_nothing_is_lost(
     tmp_path, happytalk, events, config, fault

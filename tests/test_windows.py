@@ -142,3 +142,20 @@ def test_window_size_out_of_range_is_refused():
 def test_window_reads_as_the_api_range():
     window = DayWindow(dt.datetime(2024, 3, 1), dt.datetime(2024, 3, 2))
     assert (window.api_start, window.api_end) == ("2024-03-01 00:00:00", "2024-03-01 23:59:59")
+
+
+@given(ranges, hours, st.integers(1, 240))
+def test_halves_cover_the_window_and_stay_in_its_day(span, size, minimum_minutes):
+    minimum = dt.timedelta(minutes=minimum_minutes)
+    start, end = span
+    for window in day_windows(start, end, size):
+        halves = window.halves(minimum)
+        if window.end - window.start < 2 * minimum:
+            assert halves is None
+            continue
+        assert halves is not None
+        first, second = halves
+        assert (first.start, first.end, second.end) == (window.start, second.start, window.end)
+        assert first.end - first.start >= minimum
+        assert second.end - second.start >= minimum
+        assert first.start.date() == second.last_second.date() == window.start.date()
