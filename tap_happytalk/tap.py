@@ -68,6 +68,13 @@ class TapHappyTalk(Tap):
             cls._fail(redact(f"invalid config: {problems}", str(token or "")))
         except TapHappyTalkError as exc:
             cls._fail(redact(str(exc), str(token or "")))
+        except BrokenPipeError:
+            # Nothing more can reach the target; keep Python from trying again at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            cls._fail(
+                "the target stopped reading the tap's output (broken pipe); the last STATE "
+                "it received is where the next run resumes"
+            )
 
     @classmethod
     def _fail(cls, message: str) -> None:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
-import signal
-import subprocess
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from tap_happytalk.endpoints import ENDPOINTS
 from tap_happytalk.local_server import API_FORMAT, LocalHappyTalk, sample_events
 
-from .conftest import FIRST_DAY, TAP, parse_messages, run_tap, tap_env, write_json
+from .conftest import FIRST_DAY, run_tap
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -234,49 +229,3 @@ def test_state_of_another_replication_key_is_ignored(tmp_path, happytalk, events
     run = run_tap(tmp_path, config, state=state)
 
     assert len(run.records) == len(events)
-
-
-@pytest.mark.parametrize("concurrency", [1, 4])
-def test_resume_after_sigkill_loses_nothing_and_resends_at_most_one_window(tmp_path, concurrency):
-    events = sample_events(FIRST_DAY, 20, 12, empty_days=[dt.date(2024, 3, 9)])
-    all_ids = {e["id"] for e in events}
-    per_day = 12
-    with LocalHappyTalk(events, latency_seconds=0.01) as server:
-        config = {
-            "token": server.token,
-            "start_date": "2024-03-01",
-            "end_date": "2024-03-21",
-            "api_url": server.url,
-            "max_concurrent_requests": concurrency,
-        }
-        full = run_tap(tmp_path, config)
-        assert full.returncode == 0, full.stderr
-        total_lines = len(full.stdout.splitlines())
-        for kill_after in random.Random(concurrency).sample(range(2, total_lines), 6):
-            before = _run_until_killed(tmp_path, config, kill_after)
-            assert len(before) < total_lines, "the tap finished before it was killed"
-            states = [m["value"] for m in before if m["type"] == "STATE"]
-            rerun = run_tap(tmp_path, config, state=states[-1] if states else None)
-            assert rerun.returncode == 0, rerun.stderr
-
-            first_ids = [m["record"]["id"] for m in before if m["type"] == "RECORD"]
-            second_ids = [r["id"] for r in rerun.records]
-            assert set(first_ids) | set(second_ids) == all_ids, f"lost after {kill_after} lines"
-            resent = set(first_ids) & set(second_ids)
-            assert len(resent) <= per_day
-            assert len({r["request_date"][:10] for r in rerun.records if r["id"] in resent}) <= 1
-
-
-def _run_until_killed(tmp_path, config, lines):
-    """Start the tap, SIGKILL it once it has printed `lines` lines, return what it printed."""
-    command = [*TAP, "--config", str(write_json(tmp_path / "kill-config.json", config))]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=tap_env()
-    ) as process:
-        assert process.stdout is not None
-        printed = [process.stdout.readline() for _ in range(lines)]
-        process.send_signal(signal.SIGKILL)
-        rest = process.stdout.read()
-    # Whatever reached the pipe before the kill is what a target would have read.
-    complete = [line for line in [*printed, *rest.splitlines(keepends=True)] if line.endswith("\n")]
-    return parse_messages("".join(complete))

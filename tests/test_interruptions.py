@@ -1,0 +1,96 @@
+"""Runs stopped at random points resume from their last STATE: nothing lost, little re-sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tap_happytalk.local_server import LocalHappyTalk, sample_events
+
+from .conftest import FIRST_DAY, TAP, parse_messages, run_tap, tap_env, write_json
+
+PER_DAY = 12
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_resuming_from_the_last_state_loses_nothing_and_resends_at_most_one_window(
+    tmp_path, concurrency, stop
+):
+    events = sample_events(FIRST_DAY, 20, PER_DAY, empty_days=[dt.date(2024, 3, 9)])
+    all_ids = {e["id"] for e in events}
+    with LocalHappyTalk(events, latency_seconds=0.01) as server:
+        config = {
+            "token": server.token,
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-21",
+            "api_url": server.url,
+            "max_concurrent_requests": concurrency,
+        }
+        full = run_tap(tmp_path, config)
+        assert full.returncode == 0, full.stderr
+        total_lines = len(full.stdout.splitlines())
+        for stop_after in random.Random(f"{concurrency}{stop}").sample(range(2, total_lines), 5):
+            before, returncode = run_until_stopped(tmp_path, config, stop_after, stop)
+            assert len(before) < total_lines, "the tap finished before it was stopped"
+            if stop == signal.SIGTERM:
+                assert returncode == 0  # the SDK stops gracefully, with a final STATE
+                assert before[-1]["type"] == "STATE"
+            states = [m["value"] for m in before if m["type"] == "STATE"]
+            rerun = run_tap(tmp_path, config, state=states[-1] if states else None)
+            assert rerun.returncode == 0, rerun.stderr
+
+            first_ids = [m["record"]["id"] for m in before if m["type"] == "RECORD"]
+            second_ids = [r["id"] for r in rerun.records]
+            assert set(first_ids) | set(second_ids) == all_ids, f"lost after {stop_after} lines"
+            resent = set(first_ids) & set(second_ids)
+            assert len(resent) <= PER_DAY
+            assert len({r["request_date"][:10] for r in rerun.records if r["id"] in resent}) <= 1
+
+
+def run_until_stopped(tmp_path, config, lines, stop):
+    """Start the tap, signal it once it has printed `lines` lines; return what it printed."""
+    command = [*TAP, "--config", str(write_json(tmp_path / "stop-config.json", config))]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=tap_env()
+    ) as process:
+        assert process.stdout is not None
+        printed = [process.stdout.readline() for _ in range(lines)]
+        process.send_signal(stop)
+        rest = process.stdout.read()
+        returncode = process.wait(timeout=30)
+    # Whatever reached the pipe before the end is what a target would have read.
+    complete = [line for line in [*printed, *rest.splitlines(keepends=True)] if line.endswith("\n")]
+    return parse_messages("".join(complete)), returncode
+
+
+def test_a_target_that_dies_ends_the_run_promptly_with_one_line(tmp_path):
+    with LocalHappyTalk(sample_events(FIRST_DAY, 20, 50), latency_seconds=0.2) as server:
+        config = {
+            "token": server.token,
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-21",
+            "api_url": server.url,
+        }
+        command = [*TAP, "--config", str(write_json(tmp_path / "config.json", config))]
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tap_env()
+        ) as process:
+            assert process.stdout is not None
+            assert process.stderr is not None
+            process.stdout.readline()
+            process.stdout.close()  # the target is gone
+            started = time.monotonic()
+            stderr = process.stderr.read().decode()
+            returncode = process.wait(timeout=30)
+
+    assert returncode == 1
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if "| ERROR" in line]
+    assert "the target stopped reading the tap's output (broken pipe)" in errors[-1]
