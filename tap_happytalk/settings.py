@@ -82,7 +82,18 @@ CONFIG_SCHEMA = th.PropertiesList(
         description=(
             "Base URL that replaces the host chosen by `endpoint` and `api_environment`, "
             "for a proxy or a test server; the endpoint's path is appended. Must be https, "
-            "except on loopback."
+            "except on loopback or with `allow_unencrypted_http`."
+        ),
+    ),
+    th.Property(
+        "allow_unencrypted_http",
+        th.BooleanType,
+        default=False,
+        title="Allow unencrypted HTTP",
+        description=(
+            "Send the token over plain http:// to an `api_url` that is not on this machine. "
+            "Only for a trusted network path, such as a proxy that adds TLS; HappyTalk "
+            "itself is https."
         ),
     ),
     th.Property(
@@ -229,7 +240,10 @@ class Settings:
             start=start,
             end=end,
             endpoint=ENDPOINTS[endpoint],
-            api_url=_api_url(config.get("api_url") or ENDPOINTS[endpoint].base_url(environment)),
+            api_url=_api_url(
+                config.get("api_url") or ENDPOINTS[endpoint].base_url(environment),
+                allow_unencrypted=config.get("allow_unencrypted_http") is True,
+            ),
             zone=zone,
             lookback=dt.timedelta(minutes=_int_setting(config, "lookback_minutes", 0)),
             window_hours=_int_setting(config, "window_size_hours", 24, low=1, high=24),
@@ -277,14 +291,14 @@ def _int_setting(
     return value
 
 
-def _api_url(url: str) -> str:
+def _api_url(url: str, *, allow_unencrypted: bool) -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError("api_url", f"'{url}' is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_unencrypted:
         raise ConfigError(
             "api_url",
-            f"'{url}' would send the token unencrypted; use https (plain http is allowed "
-            "only for a server on this machine)",
+            f"'{url}' would send the token unencrypted; use https, or set "
+            "allow_unencrypted_http to true for a trusted network path",
         )
     return url.rstrip("/")

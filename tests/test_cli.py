@@ -14,6 +14,7 @@ SETTINGS = {
     "endpoint",
     "api_environment",
     "api_url",
+    "allow_unencrypted_http",
     "timezone",
     "lookback_minutes",
     "window_size_hours",

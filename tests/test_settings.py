@@ -84,3 +84,12 @@ def test_defaults():
 def test_refusals_name_the_setting(config, setting):
     with pytest.raises(ConfigError, match=f"'{setting}'"):
         Settings.from_config({**BASE, **config})
+
+
+def test_plain_http_elsewhere_needs_the_opt_in_that_names_it():
+    with pytest.raises(ConfigError, match="allow_unencrypted_http"):
+        Settings.from_config({**BASE, "api_url": "http://proxy.internal:8080"})
+    settings = Settings.from_config(
+        {**BASE, "api_url": "http://proxy.internal:8080", "allow_unencrypted_http": True}
+    )
+    assert settings.api_url == "http://proxy.internal:8080"
