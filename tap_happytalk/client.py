@@ -231,9 +231,10 @@ class HappyTalkClient:
 
     def _fail_detail(self, body: dict[str, Any]) -> str:
         """HappyTalk's code and message, whatever names it gives them."""
-        known = [str(body[key]) for key in FAIL_DETAIL_KEYS if body.get(key) not in {None, ""}]
-        if known:
-            detail = " ".join(known)
+        known = [body[key] for key in FAIL_DETAIL_KEYS if body.get(key) is not None]
+        known = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in known]
+        if any(known):
+            detail = " ".join(value for value in known if value)
         else:
             rest = {k: v for k, v in body.items() if k not in {"result", "data"}}
             detail = json.dumps(rest, ensure_ascii=False) if rest else "no code or message given"

@@ -1,0 +1,135 @@
+"""Answers that are wrong in their content: each has a decided, documented outcome."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tap_happytalk.local_server import Fault, LocalHappyTalk, sample_events
+
+from .conftest import FIRST_DAY, run_tap
+
+SECRET = "fault-suite-token-7d1e"
+
+
+def one_row(**fields):
+    row = {"id": "5", "type": "A", "kind": "S", "request_date": "2024-03-01 10:00:00"}
+    return {k: v for k, v in {**row, **fields}.items() if v is not None}
+
+
+def answer(**body):
+    return Fault("body", status=200, text=json.dumps(body, ensure_ascii=False))
+
+
+@pytest.fixture
+def server():
+    with LocalHappyTalk(sample_events(FIRST_DAY, 3, 4), token=SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def config(server):
+    return {
+        "token": SECRET,
+        "api_url": server.url,
+        "start_date": "2024-03-01",
+        "end_date": "2024-03-04",
+        "max_concurrent_requests": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (answer(result="success", data=[one_row(request_date=None)]), "request_date None"),
+        (answer(result="success", data=[one_row(request_date="2024/03/01 10:00")]), "not Y-m-d"),
+        (answer(result="success", data=[one_row(id=None)]), "without an id"),
+        (answer(result="success", data={"rows": []}), "not a list of records"),
+        (answer(result="success", data="nothing"), "not a list of records"),
+        (answer(result="ok", data=[]), "has result 'ok'"),
+        (answer(data=[]), "has result None"),
+        (Fault("body", status=200, text='{"result": "success", "data": [{"id"'), "is not JSON"),
+        (Fault("body", status=200, text="[]"), "is not a JSON object"),
+        (answer(result="fail", code="E9", message="점검 중"), "E9 점검 중"),
+        (answer(result="fail"), "no code or message given"),
+        (answer(result="fail", error={"why": SECRET}), "********"),
+    ],
+    ids=[
+        "no-request-date",
+        "malformed-request-date",
+        "no-id",
+        "data-not-a-list",
+        "data-a-string",
+        "unknown-result",
+        "no-result",
+        "truncated-json",
+        "json-not-an-object",
+        "fail-with-code",
+        "fail-without-code",
+        "fail-echoing-the-token",
+    ],
+)
+def test_a_broken_answer_stops_the_run_at_that_window_with_one_line(
+    tmp_path, server, config, fault, message
+):
+    server.inject(fault, day="2024-03-02")
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    final = [line for line in run.stderr.splitlines() if "| ERROR" in line][-1]
+    assert "2024-03-02 00:00:00..23:59:59" in final
+    assert message in final
+    assert SECRET not in run.stdout + run.stderr
+    # What came before is delivered, and the state points at the failed window.
+    assert {r["request_date"][:10] for r in run.records} == {"2024-03-01"}
+    assert run.bookmark == "2024-03-02T00:00:00+09:00"
+
+
+@pytest.mark.parametrize("body", [{"result": "success"}, {"result": "success", "data": None}])
+def test_an_answer_without_data_is_an_empty_day_with_a_warning(tmp_path, server, config, body):
+    server.inject(answer(**body), day="2024-03-02")
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert "answered 2024-03-02 00:00:00..23:59:59 without 'data'" in run.stderr
+    assert {r["request_date"][:10] for r in run.records} == {"2024-03-01", "2024-03-03"}
+
+
+def test_unknown_fields_are_left_out_and_named_once(tmp_path, server, config):
+    rows = [one_row(id=str(n), channel="kakao", score=n) for n in range(3)]
+    server.inject(answer(result="success", data=rows), day="2024-03-02")
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert all(
+        set(r)
+        <= {
+            "id",
+            "type",
+            "kind",
+            "request_date",
+            "apply_date",
+            "request_user",
+            "request_content",
+            "apply_id",
+            "apply_content",
+        }
+        for r in run.records
+    )
+    warnings = [line for line in run.stderr.splitlines() if "does not describe" in line]
+    assert len(warnings) == 1
+    assert "channel, score" in warnings[0]
+
+
+def test_the_same_id_in_two_windows_is_sent_twice_for_the_target_to_merge(tmp_path, server, config):
+    repeated = one_row(id="424242", request_content="처음")
+    again = one_row(id="424242", request_date="2024-03-03 09:00:00", request_content="다시")
+    server.inject(answer(result="success", data=[repeated]), day="2024-03-01")
+    server.inject(answer(result="success", data=[again]), day="2024-03-03")
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    sent = [r for r in run.records if r["id"] == "424242"]
+    assert [r["request_content"] for r in sent] == ["처음", "다시"]  # the later one wins an upsert
