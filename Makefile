@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo install bench clean
+.PHONY: test lint demo install bench faults clean
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -33,3 +33,7 @@ clean:
 # Speed: prints the benchmark table the README quotes.
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench.py
+
+# Robustness: prints the fault matrix the README quotes.
+faults: $(INSTALLED)
+	$(BIN)/python benchmarks/faults.py

@@ -211,6 +211,11 @@ class LocalHappyTalk:
         with self._lock:
             self._faults.extend([(day, fault)] * times)
 
+    def clear_faults(self) -> None:
+        """Behave again: forget every fault not yet acted out."""
+        with self._lock:
+            self._faults.clear()
+
     def _next_fault(self, start_date: str | None) -> Fault | None:
         with self._lock:
             for index, (day, fault) in enumerate(self._faults):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_happytalk.client import HappyTalkClient
+from tap_happytalk.errors import HappyTalkUnavailableError
 from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.records import RowConverter
@@ -21,6 +23,7 @@ from tap_happytalk.windows import DayWindow, day_windows, to_instant, to_wall_cl
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
 SCHEMA = th.PropertiesList(
@@ -87,6 +90,21 @@ class ServiceHistoryStream(Stream):
     # is nothing to conform, and conforming costs a third of the time spent per record.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     schema = SCHEMA
+
+    def __init__(self, tap: Tap) -> None:
+        """Build the stream."""
+        super().__init__(tap=tap)
+        self._stop_requested = threading.Event()
+        self._client: HappyTalkClient | None = None
+
+    def request_stop(self) -> None:
+        """End the sync at the next record boundary, and abandon retries in progress.
+
+        Safe to call from a signal handler: it only sets flags.
+        """
+        self._stop_requested.set()
+        if self._client is not None:
+            self._client.close()
 
     @cached_property
     def settings(self) -> Settings:
@@ -157,21 +175,32 @@ class ServiceHistoryStream(Stream):
             user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
             pacer=RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute),
         )
+        self._client = client
         converter = RowConverter(settings.zone)
         answers = map_in_order(client.post, windows, settings.max_concurrent_requests)
         try:
             for number, (window, pieces) in enumerate(answers, start=1):
+                if self._stop_requested.is_set():
+                    return
                 rows = [row for piece in pieces for row in client.read_answer(piece, window)]
                 records = converter.records(rows, window)
-                yield from records
+                for record in records:
+                    if self._stop_requested.is_set():
+                        return  # the SDK then writes a final STATE at this record
+                    yield record
                 self._complete_window(window, context)
                 self.logger.info(
                     "Window %s: %d records (%d of %d)", window, len(records), number, len(windows)
                 )
+        except HappyTalkUnavailableError:
+            if not self._stop_requested.is_set():
+                raise
+            # The stop abandoned this window's retries: end as if it had not been reached.
         finally:
             # On an error or a stop, requests still in flight must not hold the run open.
             client.close()
             answers.close()
+            self._client = None
 
     @override
     def generate_child_contexts(

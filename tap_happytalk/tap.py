@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Tap
@@ -31,9 +33,29 @@ class TapHappyTalk(Tap):
 
     def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's own arguments
         """Build the tap; with `validate_config`, check every setting before any request."""
+        self._stopping = False
         super().__init__(**kwargs)
         if kwargs.get("validate_config", True):
             Settings.from_config(self.config)
+        if threading.current_thread() is threading.main_thread():
+            # The SDK's handlers exit wherever the signal lands, even inside the write of a
+            # record, tearing that line. Ours ask the stream to stop at the next record.
+            signal.signal(signal.SIGTERM, self._request_stop)
+            signal.signal(signal.SIGINT, self._request_stop)
+
+    def _request_stop(self, signum: int, _frame: object) -> None:
+        if self._stopping:
+            self.logger.warning("Second %s: stopping now", signal.Signals(signum).name)
+            sys.exit(1)
+        self._stopping = True
+        self.logger.info(
+            "%s: stopping after the record being written; the final STATE says where the "
+            "next run resumes",
+            signal.Signals(signum).name,
+        )
+        for stream in self.streams.values():
+            if isinstance(stream, ServiceHistoryStream):
+                stream.request_stop()
 
     @override
     def discover_streams(self) -> list[ServiceHistoryStream]:
