@@ -85,6 +85,7 @@ class ReceivedRequest:
     received_at: float
     query: str
     concurrent: int
+    client_port: int
 
 
 def sample_events(  # noqa: PLR0913 - keyword-only knobs of the sample
@@ -334,6 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
                 received_at=time.monotonic(),
                 query=query,
                 concurrent=concurrent,
+                client_port=int(self.client_address[1]),
             )
         )
         endpoint = happytalk.paths.get(path)

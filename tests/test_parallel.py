@@ -97,3 +97,28 @@ def test_memory_follows_the_windows_in_flight_not_the_range(tmp_path):
 
     assert peaks[6] > 0
     assert peaks[60] < peaks[6] * 1.25, peaks
+
+
+def test_requests_reuse_a_connection_per_worker(tmp_path):
+    events = sample_events(FIRST_DAY, 30, 3)
+    with LocalHappyTalk(events, jitter_seconds=0.02) as server:
+        run = run_tap(tmp_path, config_for(server, days=30, max_concurrent_requests=4))
+        connections = {r.client_port for r in server.requests}
+
+    assert run.returncode == 0, run.stderr
+    assert len(server.requests) == 30
+    assert len(connections) <= 4
+
+
+def test_output_is_one_valid_singer_message_per_line_with_korean_text_as_utf8(tmp_path):
+    events = sample_events(FIRST_DAY, 2, 5)
+    with LocalHappyTalk(events) as server:
+        run = run_tap(tmp_path, config_for(server, days=2))
+
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == len(run.messages)  # parse_messages read every line as one message
+    assert {m["type"] for m in run.messages} == {"SCHEMA", "RECORD", "STATE"}
+    assert "상담원" in run.stdout  # UTF-8 as such, not \\u escapes
+    sent = {e["id"]: e["request_content"] for e in events}
+    assert all(r["request_content"] == sent[r["id"]] for r in run.records)
