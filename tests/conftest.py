@@ -88,6 +88,17 @@ def run_tap(
     return TapRun(done.returncode, done.stdout, done.stderr, parse_messages(done.stdout))
 
 
+def tap_about(about_format: str) -> str:
+    """What `tap-happytalk --about --format=...` prints."""
+    return subprocess.run(
+        [*TAP, "--about", f"--format={about_format}"],
+        capture_output=True,
+        text=True,
+        env=tap_env(),
+        check=True,
+    ).stdout
+
+
 def copy_project(destination: Path) -> Path:
     """Copy the files git tracks (or would), as a fresh clone has them."""
     listed = subprocess.run(

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from .conftest import TAP, tap_env
+from .conftest import tap_about
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_readme_settings_table_is_the_one_about_prints():
-    about = subprocess.run(
-        [*TAP, "--about", "--format=markdown"],
-        capture_output=True,
-        text=True,
-        env=tap_env(),
-        check=True,
-    ).stdout
+    about = tap_about("markdown")
     readme = README.read_text(encoding="utf-8")
     rows = [line for line in about.splitlines() if line.startswith("| ")]
     own = [row for row in rows if not row.startswith(("| stream_map", "| faker", "| flatten"))]

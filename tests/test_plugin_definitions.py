@@ -15,7 +15,7 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from .conftest import TAP, tap_env
+from .conftest import tap_about
 
 PROJECT = Path(__file__).resolve().parent.parent
 HUB_FILE = PROJECT / "hub" / "tap-happytalk.yml"
@@ -40,14 +40,7 @@ def words(text: str | None) -> str:
 
 @pytest.fixture(scope="module")
 def about():
-    done = subprocess.run(
-        [*TAP, "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        env=tap_env(),
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return json.loads(tap_about("json"))
 
 
 @pytest.fixture(scope="module")
