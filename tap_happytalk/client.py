@@ -1,7 +1,9 @@
-"""One HappyTalk request per window: the POST, its retries, and what its answer means.
+"""HappyTalk requests for a window: the POST, its retries, its splitting, what an answer means.
 
 Retries live here and only here: HTTP 429 and 5xx, timeouts and broken connections are
-retried with exponential backoff and full jitter, or after the server's `Retry-After`.
+retried with exponential backoff and full jitter, or after the server's `Retry-After` (which
+pauses every request, through the shared `RequestPacer`). A window that still fails is asked
+again in halves.
 """
 
 from __future__ import annotations

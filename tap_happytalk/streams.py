@@ -166,16 +166,7 @@ class ServiceHistoryStream(Stream):
             len(windows),
             settings.api_url + settings.endpoint.path,
         )
-        client = HappyTalkClient(
-            api_url=settings.api_url,
-            endpoint=settings.endpoint,
-            token=settings.token,
-            timeout_seconds=settings.request_timeout_seconds,
-            max_retries=settings.max_retries,
-            user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
-            pacer=RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute),
-        )
-        self._client = client
+        client = self._client = self._new_client()
         converter = RowConverter(settings.zone)
         answers = map_in_order(client.post, windows, settings.max_concurrent_requests)
         try:
@@ -201,6 +192,19 @@ class ServiceHistoryStream(Stream):
             client.close()
             answers.close()
             self._client = None
+
+    def _new_client(self) -> HappyTalkClient:
+        """A client for one sync, with its own pacer and connections."""
+        settings = self.settings
+        return HappyTalkClient(
+            api_url=settings.api_url,
+            endpoint=settings.endpoint,
+            token=settings.token,
+            timeout_seconds=settings.request_timeout_seconds,
+            max_retries=settings.max_retries,
+            user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
+            pacer=RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute),
+        )
 
     @override
     def generate_child_contexts(
