@@ -6,6 +6,9 @@
    a plain loop (requests + json.loads + json.dumps of a Singer RECORD line per record) as the
    floor; the ratio of their times.
 3. Peak RSS of that 200,000-record run.
+4. Where a record's time goes: the tap's own work per record (decode, timestamps, order;
+   writing), measured in-process, against the floor's json.loads + json.dumps; the rest of the
+   tap's time per record is the SDK's per-record pipeline and HTTP.
 
 Every run is a subprocess whose stdout is read and counted here, as a target would read it.
 `sync` is the tap's own `sync_duration` metric (the sync without interpreter start-up); `wall`
@@ -27,8 +30,19 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import msgspec
+from singer_sdk.singerlib import RecordMessage
 
 from tap_happytalk.local_server import LocalHappyTalk, sample_events
+from tap_happytalk.records import RowConverter
+from tap_happytalk.windows import DayWindow
+from tap_happytalk.writer import StateFlushingWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FIRST_DAY = dt.date(2024, 1, 1)
 LATENCY_DAYS, LATENCY_PER_DAY = 60, 40
@@ -153,8 +167,8 @@ def latency_bound(config_dir: Path, repeat: int) -> list[str]:
     ]
 
 
-def record_path(config_dir: Path, repeat: int) -> list[str]:
-    """Sections 2 and 3: 20 days x 10,000 records without latency; the floor; peak RSS."""
+def record_path(config_dir: Path, repeat: int) -> tuple[list[str], list[str]]:
+    """Sections 2, 3 and 4: 20 days x 10,000 records without latency; floor; RSS; costs."""
     days, per_day = 20, 10_000
     with LocalHappyTalk(sample_events(FIRST_DAY, days, per_day)) as server:
         taps = [tap(server, days, config_dir) for _ in range(repeat)]
@@ -165,7 +179,7 @@ def record_path(config_dir: Path, repeat: int) -> list[str]:
     fast_tap, floor = best(taps), best(floors)
     check(fast_tap.records == floor.records == total, "records lost")
     tap_time = fast_tap.sync
-    return [
+    return per_record_costs(tap_time / total), [
         f"2. Record path: {days} days x {per_day:,} records, no latency",
         (
             f"   tap                         {total / tap_time:9,.0f} records/s   "
@@ -180,6 +194,47 @@ def record_path(config_dir: Path, repeat: int) -> list[str]:
             f"3. Peak RSS of the {total:,}-record run: {max(t.peak_rss_mb for t in taps):.0f} MB"
             "   (target: < 250 MB)"
         ),
+    ]
+
+
+def per_record_costs(tap_seconds_per_record: float) -> list[str]:
+    """Section 4: microseconds per record of each part, on one 10,000-record window."""
+    rows = sample_events(FIRST_DAY, 1, 10_000)[::-1]
+    content = msgspec.json.encode({"result": "success", "data": rows})
+    window = DayWindow(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2))  # noqa: DTZ001
+    converter = RowConverter(ZoneInfo("Asia/Seoul"))
+    records = converter.records(msgspec.json.decode(content)["data"], window)
+    writer = StateFlushingWriter()
+    extracted = dt.datetime.now(dt.timezone.utc)
+
+    def each(work: Callable[[], object], repeat: int = 10) -> float:
+        started = time.perf_counter()
+        for _ in range(repeat):
+            work()
+        return (time.perf_counter() - started) / repeat / len(rows) * 1e6
+
+    own_read = each(lambda: converter.records(msgspec.json.decode(content)["data"], window))
+    own_write = each(
+        lambda: [
+            writer.format_message(RecordMessage("service_history", r, time_extracted=extracted))
+            for r in records
+        ]
+    )
+    floor_json = each(
+        lambda: [
+            json.dumps({"type": "RECORD", "stream": "service_history", "record": r})
+            for r in json.loads(content)["data"]
+        ]
+    )
+    total = tap_seconds_per_record * 1e6
+    rest = total - own_read - own_write
+    return [
+        "4. Per record, in microseconds",
+        f"   tap, all of it (section 2)                          {total:5.1f}",
+        f"   tap's own: decode, timestamps, order                {own_read:5.1f}",
+        f"   tap's own: encode the RECORD line                   {own_write:5.1f}",
+        f"   the rest: the SDK's per-record pipeline, and HTTP   {rest:5.1f}",
+        f"   floor: json.loads + json.dumps                      {floor_json:5.1f}",
     ]
 
 
@@ -202,7 +257,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         lines = [f"Machine: {machine()}", f"Best of {repeat} runs each.", ""]
         lines += latency_bound(Path(scratch), repeat)
-        lines += record_path(Path(scratch), repeat)
+        costs, record_lines = record_path(Path(scratch), repeat)
+        lines += record_lines + costs
     print("\n".join(lines))
 
 
