@@ -253,7 +253,7 @@ class ServiceHistoryStream(Stream):
     def _generate_record_messages(
         self, record: dict[str, Any]
     ) -> Generator[RecordMessage, None, None]:
-        """The record as it is, stamped with the time its window's answer arrived."""
+        """The record as it is, stamped with the time the tap read its window."""
         if not self._records_pass_through:
             yield from super()._generate_record_messages(record)
             return
