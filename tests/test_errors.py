@@ -80,7 +80,7 @@ def test_a_day_that_keeps_failing_is_split_then_reported_with_url_and_status(
         "(split as small as the tap goes)",
     )
     asked = [r for r in happytalk.requests if r.start_date and r.start_date < "2024-03-02"]
-    assert 3 < len(asked) <= 20  # the whole day thrice, then halves down to 15 minutes
+    assert len(asked) == 2 + 13  # max_retries + 13: the whole day thrice, then halves twice each
     assert all(r.start_date[:10] == r.end_date[:10] for r in asked)
     assert min(
         dt.datetime.fromisoformat(r.end_date) - dt.datetime.fromisoformat(r.start_date)
