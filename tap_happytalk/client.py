@@ -26,10 +26,10 @@ from tap_happytalk.errors import (
     HappyTalkUnavailableError,
     redact,
 )
+from tap_happytalk.pacing import PacerClosedError, RequestPacer
 
 if TYPE_CHECKING:
     from tap_happytalk.endpoints import Endpoint
-    from tap_happytalk.pacing import RequestPacer
     from tap_happytalk.windows import DayWindow
 
 BACKOFF_BASE_SECONDS = 0.5
@@ -93,20 +93,21 @@ class HappyTalkClient:
         Raises:
             HappyTalkUnavailableError: HTTP failures outlasted every retry and every split.
         """
-        return self._post_or_split(window, self._max_retries)
+        return self._post_or_split(window, self._max_retries, piece=False)
 
     def close(self) -> None:
         """Stop: requests still waiting to retry give up at once, so the run can end."""
         self._stopping.set()
         self._pacer.close()
 
-    def _post_or_split(self, window: DayWindow, retries: int) -> list[bytes]:
+    def _post_or_split(self, window: DayWindow, retries: int, *, piece: bool) -> list[bytes]:
         try:
             return [self._post(window, retries)]
         except _RetriesExhaustedError as exhausted:
-            halves = None if exhausted.throttled else window.halves(SMALLEST_SPLIT)
+            splittable = not exhausted.throttled and not self._stopping.is_set()
+            halves = window.halves(SMALLEST_SPLIT) if splittable else None
             if halves is None:
-                split = " (split as small as the tap goes)" if retries == SPLIT_RETRIES else ""
+                split = " (split as small as the tap goes)" if piece and splittable else ""
                 raise HappyTalkUnavailableError(f"{exhausted}{split}") from None
             logger.warning(
                 "Window %s: HappyTalk keeps failing (%s); asking for it in halves",
@@ -114,7 +115,9 @@ class HappyTalkClient:
                 exhausted.problem,
             )
             return [
-                answer for half in halves for answer in self._post_or_split(half, SPLIT_RETRIES)
+                answer
+                for half in halves
+                for answer in self._post_or_split(half, SPLIT_RETRIES, piece=True)
             ]
 
     def _post(self, window: DayWindow, retries: int) -> bytes:
@@ -128,7 +131,10 @@ class HappyTalkClient:
             try:
                 with self._pacer.slot():
                     content = self._attempt(payload, window)
-            except _TransientError as failure:  # noqa: PERF203 - retrying is the point
+            except PacerClosedError:  # noqa: PERF203 - retrying is the point
+                msg = f"the run stopped before asking HappyTalk for {window}"
+                raise HappyTalkUnavailableError(msg) from None
+            except _TransientError as failure:
                 if retry == retries or self._stopping.is_set():
                     msg = (
                         f"HappyTalk did not answer POST {self.url} for {window} after "

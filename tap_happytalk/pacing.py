@@ -14,23 +14,21 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
+
+
+class PacerClosedError(Exception):
+    """The run is ending; this request was not sent."""
 
 
 class RequestPacer:
     """Admits requests: at most `limit` at once, none while paused, none faster than the cap."""
 
-    def __init__(
-        self,
-        max_in_flight: int,
-        requests_per_minute: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, max_in_flight: int, requests_per_minute: int | None = None) -> None:
         """Allow `max_in_flight` requests at once, and `requests_per_minute` if given."""
         self.max_in_flight = max_in_flight
         self.limit = max_in_flight
         self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
-        self._clock = clock
         self._in_flight = 0
         self._paused_until = 0.0
         self._next_start = 0.0
@@ -50,7 +48,7 @@ class RequestPacer:
                 self._changed.notify_all()
 
     def close(self) -> None:
-        """Admit everyone at once from now on: the run is stopping and nothing should wait."""
+        """The run is ending: requests waiting for admission, and any later, give up."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
@@ -59,9 +57,8 @@ class RequestPacer:
         with self._changed:
             while True:
                 if self._closed:
-                    self._in_flight += 1
-                    return
-                now = self._clock()
+                    raise PacerClosedError
+                now = time.monotonic()
                 ready_at = max(self._paused_until, self._next_start)
                 if self._in_flight < self.limit and now >= ready_at:
                     self._in_flight += 1
@@ -74,7 +71,7 @@ class RequestPacer:
     def throttled(self, seconds: float) -> None:
         """HappyTalk asked to slow down: pause everyone for `seconds`, halve the allowance."""
         with self._changed:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
             self.limit = max(1, self.limit // 2)
             self._successes = 0
             self._changed.notify_all()

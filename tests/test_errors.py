@@ -88,6 +88,15 @@ def test_a_day_that_keeps_failing_is_split_then_reported_with_url_and_status(
     ) >= dt.timedelta(minutes=15) - dt.timedelta(seconds=1)
 
 
+def test_a_window_too_short_to_split_does_not_claim_it_was(tmp_path, happytalk, config):
+    happytalk.inject(Fault("status", status=502), times=100, day="2024-03-01")
+    short = {**config, "end_date": "2024-03-01T00:20:00", "max_retries": 1}
+    run = run_tap(tmp_path, short)
+
+    assert_one_line_error(run, "2024-03-01 00:00:00..00:19:59", "after 2 attempts: HTTP 502")
+    assert "split" not in run.error_lines[-1]
+
+
 def test_a_day_answered_only_in_halves_gives_the_same_records_and_state(
     tmp_path, happytalk, events, config
 ):

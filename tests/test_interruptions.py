@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tap_happytalk.local_server import LocalHappyTalk, sample_events
+from tap_happytalk.local_server import Fault, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, TAP, parse_messages, run_tap, tap_env, write_json
 
@@ -100,3 +100,32 @@ def test_a_target_that_dies_ends_the_run_promptly_with_one_line(tmp_path):
     assert "Traceback" not in stderr
     errors = [line for line in stderr.splitlines() if "| ERROR" in line]
     assert "the target stopped reading the tap's output (broken pipe)" in errors[-1]
+
+
+def test_a_stop_during_a_pause_sends_nothing_more(tmp_path):
+    """Requests held back by HappyTalk's Retry-After give up at a stop; they are not sent."""
+    with LocalHappyTalk(sample_events(FIRST_DAY, 12, 5), latency_seconds=0.05) as server:
+        server.inject(Fault("status", status=429, retry_after="30"), day="2024-03-03")
+        config = {
+            "token": server.token,
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-13",
+            "api_url": server.url,
+            "max_concurrent_requests": 4,
+        }
+        command = [*TAP, "--config", str(write_json(tmp_path / "config.json", config))]
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tap_env()
+        ) as process:
+            while not any(r.start_date == "2024-03-03 00:00:00" for r in server.requests):
+                time.sleep(0.02)
+            time.sleep(0.3)  # every worker is now held by the pause
+            stopped_at = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+            took = time.monotonic() - stopped_at
+
+    assert process.returncode == 0
+    assert took < 5
+    assert [r for r in server.requests if r.received_at > stopped_at] == []
+    assert parse_messages(output.decode())[-1]["type"] == "STATE"
