@@ -15,10 +15,8 @@ from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS, ENVIRONMENTS, Endpoint
 from tap_happytalk.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
-DEFAULT_TIMEZONE = "Asia/Seoul"
-DEFAULT_MAX_CONCURRENT_REQUESTS = 4
 MAX_LOOKBACK_MINUTES = 7 * 24 * 60
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -99,7 +97,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "timezone",
         th.StringType(min_length=1),
-        default=DEFAULT_TIMEZONE,
+        default="Asia/Seoul",
         title="Time zone",
         description=(
             "IANA time zone of the API's naive timestamps and of its calendar days. "
@@ -129,7 +127,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_concurrent_requests",
         th.IntegerType(minimum=1, maximum=16),
-        default=DEFAULT_MAX_CONCURRENT_REQUESTS,
+        default=4,
         title="Concurrent requests",
         description=(
             "Windows fetched at once, 1 to 16. Records are still emitted in window order."
@@ -217,7 +215,7 @@ class Settings:
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("token", "is required")
 
-        zone_name = config.get("timezone") or DEFAULT_TIMEZONE
+        zone_name = config.get("timezone") or CONFIG_SCHEMA["properties"]["timezone"]["default"]
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -233,28 +231,23 @@ class Settings:
                 f"{config['end_date']} is not after start_date {config['start_date']}",
             )
 
-        endpoint = _choice(config, "endpoint", ENDPOINTS, CUSTOMER.name)
-        environment = _choice(config, "api_environment", ENVIRONMENTS, "production")
+        endpoint = ENDPOINTS[_choice(config, "endpoint")]
         return cls(
             token=token,
             start=start,
             end=end,
-            endpoint=ENDPOINTS[endpoint],
+            endpoint=endpoint,
             api_url=_api_url(
-                config.get("api_url") or ENDPOINTS[endpoint].base_url(environment),
+                config.get("api_url") or endpoint.base_url(_choice(config, "api_environment")),
                 allow_unencrypted=config.get("allow_unencrypted_http") is True,
             ),
             zone=zone,
-            lookback=dt.timedelta(minutes=_int_setting(config, "lookback_minutes", 0)),
-            window_hours=_int_setting(config, "window_size_hours", 24, low=1, high=24),
-            max_concurrent_requests=_int_setting(
-                config, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS, 1, 16
-            ),
-            max_requests_per_minute=(
-                _int_setting(config, "max_requests_per_minute", 0, 1, 6000) or None
-            ),
-            max_retries=_int_setting(config, "max_retries", 5, high=10),
-            request_timeout_seconds=_int_setting(config, "request_timeout_seconds", 60, 1, 600),
+            lookback=dt.timedelta(minutes=_required_int(config, "lookback_minutes")),
+            window_hours=_required_int(config, "window_size_hours"),
+            max_concurrent_requests=_required_int(config, "max_concurrent_requests"),
+            max_requests_per_minute=_int_setting(config, "max_requests_per_minute"),
+            max_retries=_required_int(config, "max_retries"),
+            request_timeout_seconds=_required_int(config, "request_timeout_seconds"),
         )
 
 
@@ -269,25 +262,33 @@ def _instant_setting(config: Mapping[str, Any], name: str, zone: dt.tzinfo) -> d
         raise ConfigError(name, problem) from None
 
 
-def _choice(config: Mapping[str, Any], name: str, choices: Iterable[str], default: str) -> str:
-    value = config.get(name) or default
-    if value not in choices:
-        raise ConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
+# Defaults, bounds and choices are read from CONFIG_SCHEMA, so they are stated only there.
+
+
+def _choice(config: Mapping[str, Any], name: str) -> str:
+    spec = CONFIG_SCHEMA["properties"][name]
+    value = config.get(name) or spec["default"]
+    if value not in spec["enum"]:
+        raise ConfigError(name, f"{value!r} is not one of {', '.join(spec['enum'])}")
     return str(value)
 
 
-def _int_setting(
-    config: Mapping[str, Any],
-    name: str,
-    default: int,
-    low: int = 0,
-    high: int = MAX_LOOKBACK_MINUTES,
-) -> int:
+def _int_setting(config: Mapping[str, Any], name: str) -> int | None:
+    spec = CONFIG_SCHEMA["properties"][name]
     value = config.get(name)
     if value is None:
+        default: int | None = spec.get("default")
         return default
+    low, high = spec["minimum"], spec["maximum"]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(name, f"{value!r} is not a whole number from {low} to {high}")
+    return value
+
+
+def _required_int(config: Mapping[str, Any], name: str) -> int:
+    value = _int_setting(config, name)
+    if value is None:  # pragma: no cover - every caller's setting has a default
+        raise ConfigError(name, "is required")
     return value
 
 
