@@ -158,7 +158,7 @@ class LocalHappyTalk:
         """
         self.token = token
         self.jitter_seconds = jitter_seconds
-        self._random = random.Random(len(self.__dict__))  # noqa: S311 - jitter, not secrets
+        self._random = random.Random(7)  # noqa: S311 - jitter, not secrets
         self.paths = {ENDPOINTS[name].path: name for name in endpoints}
         self.latency_seconds = latency_seconds
         self.requests: list[ReceivedRequest] = []

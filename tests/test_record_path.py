@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 
+from tap_happytalk.streams import ServiceHistoryStream
+from tap_happytalk.tap import TapHappyTalk
+
 from .conftest import TAP, run_tap, tap_env, write_json
+
+
+def passes_through(config):
+    stream = TapHappyTalk(config=config).streams["service_history"]
+    assert isinstance(stream, ServiceHistoryStream)
+    return stream._records_pass_through  # noqa: SLF001 - which path a run takes
 
 
 def without_extraction_time(run):
@@ -13,9 +22,12 @@ def without_extraction_time(run):
 
 
 def test_the_fast_path_emits_what_the_sdk_path_emits(tmp_path, happytalk, config):
-    fast = run_tap(tmp_path, config)
     # A stream map that changes nothing still sends every record through the SDK's path.
-    sdk = run_tap(tmp_path, {**config, "stream_maps": {"service_history": {"id": "id"}}})
+    mapped = {**config, "stream_maps": {"service_history": {"id": "id"}}}
+    assert passes_through(config)
+    assert not passes_through(mapped)
+    fast = run_tap(tmp_path, config)
+    sdk = run_tap(tmp_path, mapped)
 
     assert fast.returncode == sdk.returncode == 0, sdk.stderr
     assert [m for m in without_extraction_time(fast) if m["type"] == "RECORD"] == [
