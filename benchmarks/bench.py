@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from singer_sdk.singerlib import RecordMessage
 
-from tap_happytalk.local_server import LocalHappyTalk, sample_events
+from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.records import RowConverter
 from tap_happytalk.windows import DayWindow
 from tap_happytalk.writer import StateFlushingWriter

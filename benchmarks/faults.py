@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_happytalk.local_server import Fault, LocalHappyTalk, sample_events
+from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
 FIRST_DAY = dt.date(2024, 3, 1)
 DAYS, PER_DAY = 6, 20

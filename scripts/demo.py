@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tap_happytalk.local_server import LocalHappyTalk, sample_events
+from local_happytalk.server import LocalHappyTalk, sample_events
 
 PROJECT = Path(__file__).resolve().parent.parent
 OUTPUT = PROJECT / "output" / "service_history.jsonl"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tap_happytalk.local_server import LocalHappyTalk, sample_events
+from local_happytalk.server import LocalHappyTalk, sample_events
 
 PROJECT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_happytalk"]

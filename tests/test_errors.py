@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from local_happytalk.server import Fault, LocalHappyTalk
 from tap_happytalk.endpoints import ENDPOINTS
-from tap_happytalk.local_server import Fault, LocalHappyTalk
 
 from .conftest import run_tap
 

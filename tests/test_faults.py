@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tap_happytalk.local_server import Fault, LocalHappyTalk, sample_events
+from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, run_tap
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tap_happytalk.local_server import Fault, LocalHappyTalk, sample_events
+from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, TAP, parse_messages, run_tap, tap_env, write_json
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import requests
 
+from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.endpoints import BND, CUSTOMER
-from tap_happytalk.local_server import LocalHappyTalk, sample_events
 
 
 @pytest.fixture(scope="module")

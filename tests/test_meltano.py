@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_happytalk.local_server import API_FORMAT, LocalHappyTalk, sample_events
+from local_happytalk.server import API_FORMAT, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, copy_project
 

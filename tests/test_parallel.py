@@ -8,7 +8,7 @@ import sys
 from itertools import pairwise
 
 from benchmarks.bench import measure
-from tap_happytalk.local_server import Fault, LocalHappyTalk, sample_events
+from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, run_tap
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_happytalk.local_server import LocalHappyTalk, sample_events
+from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.tap import TapHappyTalk
 
 # The SDK builds the test class at import time, so the server must already be listening.

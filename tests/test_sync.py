@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from local_happytalk.server import API_FORMAT, LocalHappyTalk, sample_events
 from tap_happytalk.endpoints import ENDPOINTS
-from tap_happytalk.local_server import API_FORMAT, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, run_tap
 

@@ -5,7 +5,7 @@ at most one calendar day per request with an inclusive end, records newest first
 `result: fail` for a bad token or range. It can be told to misbehave (`inject`), and it keeps
 a log of what it was asked (`requests`).
 
-Run it alone: `python -m tap_happytalk.local_server --days 30 --per-day 40`.
+Run it alone: `python -m local_happytalk --days 30 --per-day 40`.
 """
 
 from __future__ import annotations
