@@ -3,7 +3,8 @@
 Retries live here and only here: HTTP 429 and 5xx, timeouts and broken connections are
 retried with exponential backoff and full jitter, or after the server's `Retry-After` (which
 pauses every request, through the shared `RequestPacer`). A window that still fails is asked
-again in halves.
+again in halves. Failures that no retry can mend (a redirect, a certificate that fails
+verification, an unknown host, an invalid URL, HTTP 4xx) end the run at once.
 """
 
 from __future__ import annotations
@@ -13,23 +14,28 @@ import email.utils
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 import requests
+from singer_sdk import metrics
 
 from tap_happytalk.errors import (
     HappyTalkRefusedError,
     HappyTalkResponseError,
     HappyTalkUnavailableError,
+    fail_code_advice,
     redact,
 )
 from tap_happytalk.pacing import PacerClosedError, RequestPacer
 
 if TYPE_CHECKING:
     from tap_happytalk.endpoints import Endpoint
+    from tap_happytalk.settings import Secret
     from tap_happytalk.windows import DayWindow
 
 BACKOFF_BASE_SECONDS = 0.5
@@ -39,6 +45,28 @@ TRANSIENT_EXCEPTIONS = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
+)
+# What no retry can mend, with what to check. Tried in order: an SSLError is a ConnectionError.
+PERMANENT_TRANSPORT_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (
+        requests.exceptions.SSLError,
+        (
+            "the TLS certificate of {host} failed verification; check api_url, and that this "
+            "machine trusts the certificate (REQUESTS_CA_BUNDLE for a private CA)"
+        ),
+    ),
+    (
+        socket.gaierror,
+        "the host name {host} could not be resolved; check api_url and this machine's DNS",
+    ),
+    (
+        requests.exceptions.InvalidURL,
+        "{url} is not a valid URL; check api_url",
+    ),
+    (
+        requests.exceptions.InvalidSchema,
+        "{url} is not an http(s) URL; check api_url",
+    ),
 )
 # A day HappyTalk keeps failing to answer is asked again in halves, down to this size; the
 # halves get one retry each, so a hopeless day costs a bounded number of requests.
@@ -57,14 +85,16 @@ class HappyTalkClient:
         *,
         api_url: str,
         endpoint: Endpoint,
-        token: str,
+        token: Secret,
         timeout_seconds: float,
         max_retries: int,
         user_agent: str,
         pacer: RequestPacer,
+        stream_name: str,
     ) -> None:
         """Prepare a client; no connection is made until the first request."""
         self.url = api_url + endpoint.path
+        self.host = urlsplit(api_url).hostname or api_url
         self._endpoint = endpoint
         self._token = token
         self._timeout = timeout_seconds
@@ -73,6 +103,11 @@ class HappyTalkClient:
         self._pacer = pacer
         self._stopping = threading.Event()
         self._local = threading.local()
+        self.metrics = RequestMetrics(stream_name, endpoint.path)
+
+    def __repr__(self) -> str:
+        """Where it posts; never the token."""
+        return f"HappyTalkClient({self.url!r})"
 
     @property
     def _session(self) -> requests.Session:
@@ -84,11 +119,12 @@ class HappyTalkClient:
             self._local.session = session
         return session
 
-    def post(self, window: DayWindow) -> list[bytes]:
+    def post(self, window: DayWindow) -> list[tuple[DayWindow, bytes]]:
         """HappyTalk's answers for `window`, undecoded (compact while they wait their turn).
 
         One answer, or one per piece when HappyTalk kept timing out or failing with 5xx on the
-        whole window: then it is asked again in halves, down to `SMALLEST_SPLIT`.
+        whole window: then it is asked again in halves, down to `SMALLEST_SPLIT`. Each answer
+        comes with the piece it answers.
 
         Raises:
             HappyTalkUnavailableError: HTTP failures outlasted every retry and every split.
@@ -100,9 +136,11 @@ class HappyTalkClient:
         self._stopping.set()
         self._pacer.close()
 
-    def _post_or_split(self, window: DayWindow, retries: int, *, piece: bool) -> list[bytes]:
+    def _post_or_split(
+        self, window: DayWindow, retries: int, *, piece: bool
+    ) -> list[tuple[DayWindow, bytes]]:
         try:
-            return [self._post(window, retries)]
+            return [(window, self._post(window, retries, piece=piece))]
         except _RetriesExhaustedError as exhausted:
             splittable = not exhausted.throttled and not self._stopping.is_set()
             halves = window.halves(SMALLEST_SPLIT) if splittable else None
@@ -114,23 +152,18 @@ class HappyTalkClient:
                 window,
                 exhausted.problem,
             )
+            self.metrics.split()
             return [
                 answer
                 for half in halves
                 for answer in self._post_or_split(half, SPLIT_RETRIES, piece=True)
             ]
 
-    def _post(self, window: DayWindow, retries: int) -> bytes:
-        payload = {
-            "token": self._token,
-            "start_date": window.api_start,
-            "end_date": window.api_end,
-            **self._endpoint.body,
-        }
+    def _post(self, window: DayWindow, retries: int, *, piece: bool) -> bytes:
         for retry in range(retries + 1):
             try:
                 with self._pacer.slot():
-                    content = self._attempt(payload, window)
+                    content = self._attempt(window, retry=retry, piece=piece)
             except PacerClosedError:  # noqa: PERF203 - retrying is the point
                 msg = f"the run stopped before asking HappyTalk for {window}"
                 raise HappyTalkUnavailableError(msg) from None
@@ -175,16 +208,52 @@ class HappyTalkClient:
         )
         self._stopping.wait(delay)
 
-    def _attempt(self, payload: dict[str, str], window: DayWindow) -> bytes:
+    def _body(self, window: DayWindow) -> bytes:
+        """The request body; built at the last moment, so the token is held in one place."""
+        return msgspec.json.encode(
+            {
+                "token": self._token.reveal(),
+                "start_date": window.api_start,
+                "end_date": window.api_end,
+                **self._endpoint.body,
+            }
+        )
+
+    def _attempt(self, window: DayWindow, *, retry: int, piece: bool) -> bytes:
         """Send once; raise `_TransientError` if the failure is worth retrying."""
+        started = time.monotonic()
+        status: int | None = None
         try:
-            response = self._session.post(self.url, json=payload, timeout=self._timeout)
+            # Never follow a redirect: requests would POST the body, token and all, to
+            # wherever the Location header points.
+            response = self._session.post(
+                self.url,
+                data=self._body(window),
+                headers=JSON_HEADERS,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+            status = response.status_code
         except requests.Timeout:
             raise _TransientError(f"no answer within {self._timeout:g}s") from None
         except TRANSIENT_EXCEPTIONS as exc:
+            self._raise_if_permanent(exc, window)
             raise _TransientError(f"connection failed ({type(exc).__name__})") from None
+        except requests.RequestException as exc:
+            self._raise_if_permanent(exc, window)
+            msg = f"POST {self.url} for {window} failed: {type(exc).__name__}"
+            raise HappyTalkUnavailableError(msg) from None
+        finally:
+            self.metrics.attempted(time.monotonic() - started, status, retry=retry, piece=piece)
 
-        status = response.status_code
+        if response.is_redirect or 300 <= status < 400:  # noqa: PLR2004 - HTTP's own numbers
+            target = urlsplit(response.headers.get("Location", "")).hostname or "no host given"
+            msg = (
+                f"HappyTalk answered HTTP {status} to POST {self.url} for {window}, redirecting "
+                f"to {target}; the tap follows no redirect, since it would carry the token "
+                "there: check api_url"
+            )
+            raise HappyTalkUnavailableError(msg)
         if status == 429 or status >= 500:  # noqa: PLR2004 - HTTP's own numbers
             wait = _retry_after(response.headers.get("Retry-After"))
             throttled = status == 429 or wait is not None  # noqa: PLR2004
@@ -200,6 +269,15 @@ class HappyTalkClient:
             raise HappyTalkUnavailableError(msg)
         return response.content
 
+    def _raise_if_permanent(self, failure: Exception, window: DayWindow) -> None:
+        """End the run at once for a transport failure that no retry can mend."""
+        causes = _causes(failure)
+        for kind, advice in PERMANENT_TRANSPORT_FAILURES:
+            if any(isinstance(cause, kind) for cause in causes):
+                what = advice.format(host=self.host, url=self.url)
+                msg = f"HappyTalk cannot be reached for {window}: {what}"
+                raise HappyTalkUnavailableError(msg) from None
+
     def read_answer(self, content: bytes, window: DayWindow) -> list[dict[str, Any]]:
         """The records in HappyTalk's answer for `window`, in the order it sent them.
 
@@ -211,7 +289,7 @@ class HappyTalkClient:
             body = msgspec.json.decode(content)
         except msgspec.DecodeError:
             text = content[:120].decode("utf-8", errors="replace")
-            snippet = redact(text, self._token).replace("\n", " ")
+            snippet = redact(text, self._token.reveal()).replace("\n", " ")
             msg = f"HappyTalk's answer for {window} is not JSON: {snippet!r}"
             raise HappyTalkResponseError(msg) from None
         if not isinstance(body, dict):
@@ -222,8 +300,10 @@ class HappyTalkClient:
     def _records(self, body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
         result = body.get("result")
         if result == "fail":
-            msg = f"HappyTalk refused the request for {window}: {self._fail_detail(body)}"
-            raise HappyTalkRefusedError(msg)
+            detail = self._fail_detail(body)
+            advice = fail_code_advice(body.get("code"), window)
+            msg = f"HappyTalk refused the request for {window}: {detail}"
+            raise HappyTalkRefusedError(f"{msg}: {advice}" if advice else msg)
         if result != "success":
             msg = f"HappyTalk's answer for {window} has result {result!r}, not 'success'"
             raise HappyTalkResponseError(msg)
@@ -246,7 +326,7 @@ class HappyTalkClient:
         else:
             rest = {k: v for k, v in body.items() if k not in {"result", "data"}}
             detail = json.dumps(rest, ensure_ascii=False) if rest else "no code or message given"
-        return redact(detail, self._token)
+        return redact(detail, self._token.reveal())
 
 
 class _TransientError(Exception):
@@ -268,6 +348,85 @@ class _RetriesExhaustedError(HappyTalkUnavailableError):
         super().__init__(message)
         self.problem = last.problem
         self.throttled = last.throttled
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class RequestMetrics:
+    """The SDK's HTTP metrics for one stream's requests, safe to share between threads.
+
+    Every attempt logs an `http_request_duration` timer point, tagged with its HTTP status
+    (none for a transport failure) and whether it was a retry or a piece of a split window.
+    `http_request_count` counters, one per kind of request (window, retry, split piece), are
+    logged at `close()`, and on the SDK's interval while the run goes on.
+    """
+
+    KINDS = ("window", "retry", "split")
+
+    def __init__(self, stream: str, endpoint: str) -> None:
+        """Meter requests of `stream` to `endpoint` (a path)."""
+        self._tags: dict[str, Any] = {
+            metrics.Tag.STREAM: stream,
+            metrics.Tag.ENDPOINT: endpoint,
+        }
+        self._logger = metrics.get_metrics_logger()
+        self._lock = threading.Lock()
+        self._counters = {
+            kind: metrics.http_request_counter(stream, endpoint, request_kind=kind)
+            for kind in self.KINDS
+        }
+        self.splits = 0
+
+    def attempted(self, seconds: float, status: int | None, *, retry: int, piece: bool) -> None:
+        """One request went out and came back (or failed) after `seconds`."""
+        kind = "retry" if retry else "split" if piece else "window"
+        succeeded = status is not None and status < 300  # noqa: PLR2004 - HTTP's own numbers
+        point = metrics.Point(
+            "timer",
+            metric=metrics.Metric.HTTP_REQUEST_DURATION,
+            value=seconds,
+            tags={
+                **self._tags,
+                metrics.Tag.HTTP_STATUS_CODE: status,
+                metrics.Tag.STATUS: metrics.Status.SUCCEEDED
+                if succeeded
+                else metrics.Status.FAILED,
+                "request_kind": kind,
+            },
+        )
+        with self._lock:
+            metrics.log(self._logger, point)
+            self._counters[kind].increment()
+
+    def split(self) -> None:
+        """A window is being asked again in halves."""
+        with self._lock:
+            self.splits += 1
+
+    def close(self) -> None:
+        """Log the final counts."""
+        with self._lock:
+            for counter in self._counters.values():
+                counter.exit()
+
+
+def _causes(failure: BaseException) -> list[BaseException]:
+    """The failure and what it wraps: requests keeps urllib3's reason in its arguments."""
+    found: list[BaseException] = []
+    pending: list[BaseException] = [failure]
+    while pending and len(found) < 10:  # noqa: PLR2004 - a bound, not a meaning
+        cause = pending.pop()
+        found.append(cause)
+        pending.extend(arg for arg in cause.args if isinstance(arg, BaseException))
+        reason = getattr(cause, "reason", None)
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+        if cause.__cause__ is not None:
+            pending.append(cause.__cause__)
+        if cause.__context__ is not None:
+            pending.append(cause.__context__)
+    return found
 
 
 def _backoff(attempt: int) -> float:

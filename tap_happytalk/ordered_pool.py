@@ -1,10 +1,13 @@
-"""Run a function over items on a bounded thread pool, yielding results in item order."""
+"""Run a function over items on a bounded pool of threads, yielding results in item order."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable
@@ -12,39 +15,87 @@ if TYPE_CHECKING:
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+# How often a consumer waiting for a result looks at the stop flag.
+STOP_POLL_SECONDS = 0.1
+
 
 def map_in_order(
     function: Callable[[Item], Result],
     items: Iterable[Item],
     max_in_flight: int,
+    stop: threading.Event,
 ) -> Generator[tuple[Item, Result], None, None]:
     """Yield `(item, function(item))` in the order of `items`, up to `max_in_flight` ahead.
 
     At most `max_in_flight` results are pending and one is with the consumer, so memory
     follows the pool size, not the number of items. The first exception is raised in item
-    order; when the consumer stops early, work not yet started is cancelled.
+    order. When `stop` is set, or the consumer stops early, the generator ends within
+    `STOP_POLL_SECONDS`, without waiting for calls in progress: they run on daemon threads,
+    which the process does not wait for when it exits, and their results are dropped.
     """
-    if max_in_flight <= 1:
-        for item in items:
-            yield item, function(item)
-        return
     remaining = iter(items)
     pending: deque[tuple[Item, Future[Result]]] = deque()
-    pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="happytalk")
+    pool = _DaemonPool[Item, Result](function, max_in_flight)
 
     def submit_next() -> None:
         for item in remaining:
-            pending.append((item, pool.submit(function, item)))
+            pending.append((item, pool.submit(item)))
             return
 
     try:
         for _ in range(max_in_flight):
             submit_next()
-        while pending:
-            item, future = pending.popleft()
-            result = future.result()
+        while pending and not stop.is_set():
+            item, future = pending[0]
+            try:
+                result = future.result(timeout=STOP_POLL_SECONDS)
+            except FutureTimeoutError:
+                continue
+            pending.popleft()
             # Refill before yielding, so the pool stays busy while the consumer works.
             submit_next()
             yield item, result
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
+
+
+class _DaemonPool(Generic[Item, Result]):
+    """A fixed set of daemon threads calling one function; nothing waits for them at exit.
+
+    `concurrent.futures.ThreadPoolExecutor` joins its threads when the interpreter exits, so
+    a request that hangs would hold a stopped run open until it times out.
+    """
+
+    def __init__(self, function: Callable[[Item], Result], workers: int) -> None:
+        self._function = function
+        self._jobs: queue.SimpleQueue[tuple[Item, Future[Result]] | None] = queue.SimpleQueue()
+        self._workers = max(1, workers)
+        for number in range(self._workers):
+            threading.Thread(target=self._work, name=f"happytalk_{number}", daemon=True).start()
+
+    def submit(self, item: Item) -> Future[Result]:
+        future: Future[Result] = Future()
+        self._jobs.put((item, future))
+        return future
+
+    def shutdown(self) -> None:
+        """Workers end after the call they are in; jobs not yet started are never run."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[1].cancel()
+        for _ in range(self._workers):
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            item, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._function(item))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, in order
+                future.set_exception(exc)

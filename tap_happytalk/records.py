@@ -6,6 +6,7 @@ This is the one place where timestamps get their timezone.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -65,44 +66,84 @@ class RowConverter:
             self._offsets[hour] = offset
         return f"{value[:10]}T{value[11:]}{offset}"
 
-    def records(self, rows: list[dict[str, Any]], window: DayWindow) -> list[dict[str, Any]]:
-        """Sort a window's rows oldest first and give their timestamps the offset of `zone`.
+    def records(
+        self, answers: list[tuple[DayWindow, list[dict[str, Any]]]], window: DayWindow
+    ) -> list[dict[str, Any]]:
+        """A window's records from HappyTalk's answers for its pieces, oldest first.
 
-        HappyTalk sends rows newest first; ties on `request_date` are broken by numeric `id`, so
-        the order is total and the same on every run. Fields other than the two timestamps are
-        kept exactly as sent; the rows are changed in place.
-
-        Fields the schema does not describe are left out (and named once in a warning), so every
-        record matches the stream's SCHEMA.
+        `answers` pairs each piece of `window` that was asked (the window itself, unless it had
+        to be split) with the rows HappyTalk sent for it, newest first. Ties on
+        `request_date` are broken by numeric `id`, so the order is total and the same on every
+        run. The rows are changed in place:
+        - the two timestamps get the offset of `zone`;
+        - every other field is a string as HappyTalk sent it; a number becomes its JSON text;
+        - fields the schema does not describe are left out (and named once in a warning);
+        - a row dated outside the piece it was asked for is left out, with one warning per
+          window that counts them: the piece its date falls in carries it.
 
         Raises:
-            HappyTalkResponseError: A row has no `id` or no usable `request_date`.
+            HappyTalkResponseError: A row has no `id`, no usable `request_date`, or a field
+                that cannot be made a string.
         """
         keyed: list[tuple[str, int, str, dict[str, Any]]] = []
-        for row in rows:
-            ident = row.get("id")
-            if ident is None or ident == "":
-                msg = f"HappyTalk sent a record without an id for {window}"
-                raise HappyTalkResponseError(msg)
-            sent = row.get("request_date")
-            request_date = self.aware(sent)
-            if request_date is None:
-                msg = (
-                    f"HappyTalk sent record {ident} for {window} with request_date {sent!r}, "
-                    "not Y-m-d H:i:s"
-                )
-                raise HappyTalkResponseError(msg)
-            if not row.keys() <= FIELDS:
-                _drop_unknown_fields(row, self.unknown_fields)
-            row["request_date"] = request_date
-            row["apply_date"] = self.aware(row.get("apply_date"))
-            # Within one window the offset only changes when the wall clock repeats an hour, so
-            # the wall-clock text orders the rows. A numeric string with more digits is the
-            # larger number; this avoids int() on ids.
-            ident = str(ident)
-            keyed.append((cast("str", sent), len(ident), ident, row))
+        outside: list[tuple[object, object]] = []
+        for piece, rows in answers:
+            first, last = piece.api_start, piece.api_end
+            for row in rows:
+                ident = row.get("id")
+                if ident is None or ident == "":
+                    msg = f"HappyTalk sent a record without an id for {window}"
+                    raise HappyTalkResponseError(msg)
+                sent = row.get("request_date")
+                request_date = self.aware(sent)
+                if request_date is None:
+                    msg = (
+                        f"HappyTalk sent record {ident} for {window} with request_date "
+                        f"{sent!r}, not Y-m-d H:i:s"
+                    )
+                    raise HappyTalkResponseError(msg)
+                if not first <= cast("str", sent) <= last:
+                    outside.append((ident, sent))
+                    continue
+                if not row.keys() <= FIELDS:
+                    _drop_unknown_fields(row, self.unknown_fields)
+                for name, value in row.items():
+                    if type(value) is not str and value is not None:
+                        row[name] = _as_text(name, value, ident, window)
+                row["request_date"] = request_date
+                row["apply_date"] = self.aware(row.get("apply_date"))
+                # Within one window the offset only changes when the wall clock repeats an
+                # hour, so the wall-clock text orders the rows. A numeric string with more
+                # digits is the larger number; this avoids int() on ids.
+                ident = row["id"]
+                keyed.append((cast("str", sent), len(ident), ident, row))
+        if outside:
+            ident, sent = outside[0]
+            logger.warning(
+                "Window %s: HappyTalk sent %d records dated outside the range asked for "
+                "(first: id %s at %s); left out, since the window they belong to carries them",
+                window,
+                len(outside),
+                ident,
+                sent,
+            )
         keyed.sort(key=_without_row)
         return [entry[3] for entry in keyed]
+
+
+def _as_text(name: str, value: object, ident: object, window: DayWindow) -> str:
+    """A number HappyTalk sent where the schema says string, as its JSON text.
+
+    Raises:
+        HappyTalkResponseError: The value is not a number (a boolean, a list, an object).
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    msg = (
+        f"HappyTalk sent record {ident} for {window} with {name} = "
+        f"{json.dumps(value, ensure_ascii=False)[:80]}, which is not a string"
+    )
+    raise HappyTalkResponseError(msg)
 
 
 def _drop_unknown_fields(row: dict[str, Any], reported: set[str]) -> None:

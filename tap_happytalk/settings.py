@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_LOOKBACK_MINUTES = 7 * 24 * 60
+MAX_END_MARGIN_SECONDS = 24 * 60 * 60
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -115,6 +116,18 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "end_margin_seconds",
+        th.IntegerType(minimum=0, maximum=MAX_END_MARGIN_SECONDS),
+        default=300,
+        title="End margin (seconds)",
+        description=(
+            "Without `end_date`, a run reads events only up to this many seconds before now, "
+            "and the next run continues from there: HappyTalk may record an event a moment "
+            "after it happened, and a run that had already passed that second would never "
+            "see it. 0 reads up to the current second."
+        ),
+    ),
+    th.Property(
         "window_size_hours",
         th.IntegerType(minimum=1, maximum=24),
         default=24,
@@ -187,17 +200,46 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class Secret:
+    """A value that never shows itself in a repr, a str or a log line; `reveal()` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        """Hold `value`."""
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        """Masked."""
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a Secret holding the same value."""
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        """Hash of the value, so equal secrets hash alike."""
+        return hash(self._value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The checked settings a sync runs with; times are timezone-aware."""
 
-    token: str
+    token: Secret
     start: dt.datetime
     end: dt.datetime | None
     endpoint: Endpoint
     api_url: str
     zone: ZoneInfo
     lookback: dt.timedelta
+    end_margin: dt.timedelta
     window_hours: int
     max_concurrent_requests: int
     max_requests_per_minute: int | None
@@ -214,6 +256,12 @@ class Settings:
         token = config.get("token")
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("token", "is required")
+        if config.get("batch_config"):
+            raise ConfigError(
+                "batch_config",
+                "this tap writes no BATCH messages, because the SDK's BATCH would write STATE "
+                "ahead of its data; remove batch_config (records flow as RECORD messages)",
+            )
 
         zone_name = config.get("timezone") or CONFIG_SCHEMA["properties"]["timezone"]["default"]
         try:
@@ -233,7 +281,7 @@ class Settings:
 
         endpoint = ENDPOINTS[_choice(config, "endpoint")]
         return cls(
-            token=token,
+            token=Secret(token),
             start=start,
             end=end,
             endpoint=endpoint,
@@ -243,6 +291,7 @@ class Settings:
             ),
             zone=zone,
             lookback=dt.timedelta(minutes=_required_int(config, "lookback_minutes")),
+            end_margin=dt.timedelta(seconds=_required_int(config, "end_margin_seconds")),
             window_hours=_required_int(config, "window_size_hours"),
             max_concurrent_requests=_required_int(config, "max_concurrent_requests"),
             max_requests_per_minute=_int_setting(config, "max_requests_per_minute"),

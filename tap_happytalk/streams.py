@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from tap_happytalk.client import HappyTalkClient
-from tap_happytalk.errors import HappyTalkUnavailableError
+from tap_happytalk.errors import HappyTalkUnavailableError, TapHappyTalkError
 from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.records import RowConverter
@@ -136,14 +138,16 @@ class ServiceHistoryStream(Stream):
         """[start, end) of this run, as aware instants.
 
         Start: the later of `start_date` and the bookmark minus the lookback. End: `end_date`,
-        but never past now, which HappyTalk cannot answer for yet.
+        but never past now less `end_margin`, which leaves HappyTalk time to record what
+        happened last (the next run continues from there).
         """
         settings = self.settings
         start = settings.start
         bookmark = self.bookmark(context)
         if bookmark is not None:
             start = max(start, bookmark - settings.lookback)
-        end = min(settings.end, now) if settings.end is not None else now
+        settled = now - settings.end_margin
+        end = min(settings.end, settled) if settings.end is not None else settled
         return start, end
 
     @override
@@ -169,13 +173,15 @@ class ServiceHistoryStream(Stream):
         )
         client = self._client = self._new_client()
         converter = RowConverter(settings.zone)
-        answers = map_in_order(client.post, windows, settings.max_concurrent_requests)
+        answers = map_in_order(
+            client.post, windows, settings.max_concurrent_requests, self._stop_requested
+        )
         try:
             for number, (window, pieces) in enumerate(answers, start=1):
-                if self._stop_requested.is_set():
-                    return
-                rows = [row for piece in pieces for row in client.read_answer(piece, window)]
-                records = converter.records(rows, window)
+                records = converter.records(
+                    [(piece, client.read_answer(content, piece)) for piece, content in pieces],
+                    window,
+                )
                 self._extracted_at = dt.datetime.now(dt.timezone.utc)
                 for index, record in enumerate(records):
                     if self._stop_requested.is_set():
@@ -192,9 +198,11 @@ class ServiceHistoryStream(Stream):
                 raise
             # The stop abandoned this window's retries: end as if it had not been reached.
         finally:
-            # On an error or a stop, requests still in flight must not hold the run open.
+            # On an error or a stop, requests still in flight must not hold the run open: the
+            # pool's threads are left to finish on their own, and their answers are dropped.
             client.close()
             answers.close()
+            client.metrics.close()
             self._client = None
 
     def _new_client(self) -> HappyTalkClient:
@@ -208,7 +216,19 @@ class ServiceHistoryStream(Stream):
             max_retries=settings.max_retries,
             user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
             pacer=RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute),
+            stream_name=self.name,
         )
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """Log as the SDK does, less its generic line before an error the tap explains.
+
+        The SDK logs "An unhandled error occurred while syncing" for any error; for this
+        tap's own errors, the one line the command-line edge writes says it all.
+        """
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapHappyTalkError):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     @override
     def generate_child_contexts(

@@ -6,10 +6,12 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
 from tap_happytalk.errors import TapHappyTalkError, redact
@@ -18,7 +20,10 @@ from tap_happytalk.streams import ServiceHistoryStream
 from tap_happytalk.writer import StateFlushingWriter
 
 if TYPE_CHECKING:
-    from singer_sdk.plugin_base import _ConfigInput
+    from collections.abc import Iterator
+
+    import click
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"  # noqa: S105 - the name of a variable, not a token
 
@@ -29,6 +34,18 @@ class TapHappyTalk(Tap):
     name = "tap-happytalk"
     package_name = "tap-happytalk"
     config_jsonschema = CONFIG_SCHEMA
+    # What this tap really does, stated once: meltano.yml and the Hub file are tested against
+    # it. No `batch`: the SDK's BATCH cannot keep STATE behind its data (see README, BATCH).
+    # No `activate-version`: it means nothing for an incremental stream.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
     message_writer_class = StateFlushingWriter
 
     def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's own arguments
@@ -61,30 +78,66 @@ class TapHappyTalk(Tap):
     def discover_streams(self) -> list[ServiceHistoryStream]:
         return [ServiceHistoryStream(tap=self)]
 
+    # The command-line edge. Every entry point (a sync, --about, --discover, --test) answers
+    # a bad config, and any error the tap can explain, with one line and exit code 1: the SDK
+    # would print a traceback, or its config errors over several lines. --discover and --test
+    # run in click callbacks, before `invoke`, so each is wrapped here.
+
     @override
     @classmethod
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: _ConfigInput | None = None,
-        state: Any = None,
-        catalog: Any = None,
-    ) -> None:
-        """Run the tap; any error it can explain ends the run with one line and exit code 1.
+    def invoke(cls, **kwargs: Any) -> None:
+        """Run the tap as the SDK would, with the tap's one-line errors."""
+        config = kwargs.get("config")
+        with cls._one_line_errors(config):
+            if kwargs.get("about"):
+                cls._check_config(config)
+            super().invoke(**kwargs)
 
-        The SDK would print a traceback, and its config errors over several lines.
-        """
+    @override
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Read the config files, or say in one line which could not be read."""
+        try:
+            return super().cb_config(ctx, param, value)
+        except (OSError, ValueError, TypeError) as exc:
+            files = ", ".join(name for name in value if name != "ENV")
+            cls._fail(f"invalid config: {files} is not a readable JSON object ({exc})")
+
+    @override
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """Discover, after checking any config given."""
+        config = ctx.params.get("config")
+        with cls._one_line_errors(config):
+            if value:
+                cls._check_config(config)
+            super().cb_discover(ctx, param, value)
+
+    @override
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """Test the connection, with the tap's one-line errors."""
+        with cls._one_line_errors(ctx.params.get("config")):
+            super().cb_test(ctx, param, value)
+
+    @classmethod
+    def _check_config(cls, config: Any) -> None:  # noqa: ANN401 - the SDK's config input
+        """Check a config given with --about or --discover as a sync would; none is fine."""
+        if config is None or not (config.config or config.parse_env):
+            return
+        cls(
+            config=config.config,
+            parse_env_config=config.parse_env,
+            validate_config=True,
+            setup_mapper=False,
+        )
+
+    @classmethod
+    @contextmanager
+    def _one_line_errors(cls, config: Any) -> Iterator[None]:  # noqa: ANN401 - as above
         token = (config.config if config else {}).get("token") or os.environ.get(TOKEN_ENV)
         try:
-            super().invoke(
-                about=about,
-                about_format=about_format,
-                config=config,
-                state=state,
-                catalog=catalog,
-            )
+            yield
         except ConfigValidationError as exc:
             problems = "; ".join(exc.errors) or str(exc)
             cls._fail(redact(f"invalid config: {problems}", str(token or "")))
@@ -99,7 +152,7 @@ class TapHappyTalk(Tap):
             )
 
     @classmethod
-    def _fail(cls, message: str) -> None:
+    def _fail(cls, message: str) -> NoReturn:
         cls.logger.error(message)
         sys.exit(1)
 

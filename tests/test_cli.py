@@ -60,7 +60,7 @@ def test_a_refused_token_from_the_environment_is_not_printed(happytalk):
     done = run("--config", "ENV", env=env)
 
     assert done.returncode == 1
-    assert "E401" in done.stderr
+    assert "-501 token" in done.stderr
     assert secret not in done.stderr + done.stdout
 
 

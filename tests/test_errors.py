@@ -36,8 +36,8 @@ def test_refused_token_names_happytalks_code_and_the_window(tmp_path, happytalk,
     assert_one_line_error(
         run,
         "HappyTalk refused the request for 2024-03-01 00:00:00..23:59:59",
-        "E401",
-        "invalid token",
+        "-501 token",
+        "check the `token` setting",
     )
     assert_no_token(run, SECRET)
     assert run.records == []

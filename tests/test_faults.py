@@ -98,7 +98,10 @@ def test_an_answer_without_data_is_an_empty_day_with_a_warning(tmp_path, server,
 
 
 def test_unknown_fields_are_left_out_and_named_once(tmp_path, server, config):
-    rows = [one_row(id=str(n), channel="kakao", score=n) for n in range(3)]
+    rows = [
+        one_row(id=str(n), request_date="2024-03-02 10:00:00", channel="kakao", score=n)
+        for n in range(3)
+    ]
     server.inject(answer(result="success", data=rows), day="2024-03-02")
     run = run_tap(tmp_path, config)
 
