@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo install bench faults clean
+.PHONY: test lint demo install dist bench faults clean
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -21,6 +21,14 @@ demo: $(INSTALLED)
 
 install: $(INSTALLED)
 
+# Release artefacts in dist/: the sdist, the wheel built from it, both checked as PyPI checks
+# them. No build isolation: hatchling and hatch-vcs come from .venv, so this works offline.
+# The version comes from git: a tag vX.Y.Z on a clean checkout builds X.Y.Z.
+dist: $(INSTALLED)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed") if sys.version_info < (3, 10) else None'
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +36,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) .meltano output .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .meltano output dist .mypy_cache .pytest_cache .ruff_cache .hypothesis
 
 # Speed: prints the benchmark table the README quotes.
 bench: $(INSTALLED)
