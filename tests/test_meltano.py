@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from local_happytalk.server import API_FORMAT, LocalHappyTalk, sample_events
+from local_happytalk.server import API_FORMAT, Fault, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, copy_project
 
@@ -39,6 +39,13 @@ def project(tmp_path_factory) -> Path:
 
 
 def meltano(root: Path, *args: str, env: dict[str, str]) -> str:
+    """Run `meltano ARGS` in `root`; it must succeed. Returns what it printed on stdout."""
+    return meltano_process(root, *args, env=env).stdout
+
+
+def meltano_process(
+    root: Path, *args: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [MELTANO, *args],
         cwd=root,
@@ -53,7 +60,7 @@ def meltano(root: Path, *args: str, env: dict[str, str]) -> str:
         check=False,
     )
     assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    return done
 
 
 def tap_env(server: LocalHappyTalk, end: str, **extra: str) -> dict[str, str]:
@@ -105,6 +112,66 @@ def test_meltano_run_into_jsonl_is_incremental(project):
     assert bookmark(project, "dev:tap-happytalk-to-target-jsonl") == "2024-03-07T00:00:00+09:00"
 
 
+def test_meltano_parses_the_taps_structured_logs(project):
+    """meltano.yml declares `structured-logging`: the tap logs JSON and Meltano parses each line.
+
+    Meltano then logs the tap's lines as events of its own, with the tap's level and logger, and
+    its METRIC lines as data. Without the capability, Meltano tells the SDK to log bare messages
+    and passes each line on as an INFO string: `METRIC: {...}`, the warning below at INFO.
+    """
+    with LocalHappyTalk(sample_events(FIRST_DAY, 2, 5)) as server:
+        server.inject(Fault("status", status=503), day="2024-03-02")  # one retry: a WARNING
+        done = meltano_process(
+            project,
+            "--log-format=json",
+            "run",
+            "--no-state-update",  # leaves the incremental test's state alone
+            "tap-happytalk",
+            "target-jsonl",
+            env=tap_env(server, "2024-03-03", TAP_HAPPYTALK_MAX_RETRIES="2"),
+        )
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    tap = [e for e in events if e.get("name") == "tap-happytalk" and e.get("stdio") == "stderr"]
+    assert tap, done.stderr
+
+    def fields(event: dict[str, Any]) -> dict[str, Any]:
+        return {key: event.get(key) for key in ("level", "plugin_logger", "app_name")}
+
+    (extracting,) = [e for e in tap if e["event"].startswith("Extracting ")]
+    assert "in 2 windows from " in extracting["event"]
+    assert fields(extracting) == {
+        "level": "info",
+        "plugin_logger": "tap-happytalk.service_history",
+        "app_name": "singer-sdk",
+    }
+    (retry,) = [e for e in tap if "retry 1 of 2" in e["event"]]
+    assert fields(retry) == {
+        "level": "warning",
+        "plugin_logger": "tap_happytalk.client",
+        "app_name": "singer-sdk",
+    }
+    metrics = [e["metric_info"] for e in tap if e["event"] == "METRIC"]
+    (records,) = [m for m in metrics if m["metric"] == "record_count"]
+    assert records["value"] == 10
+    assert records["tags"]["stream"] == "service_history"
+    statuses = {m["tags"].get("http_status_code") for m in metrics}
+    assert {200, 503} <= statuses
+    assert not [e for e in tap if e["event"].startswith(("METRIC:", "{"))]  # nothing left raw
+
+
+def test_the_daily_job_is_defined(project):
+    jobs = json.loads(meltano(project, "job", "list", "--format=json", env={}))["jobs"]
+    assert jobs == [
+        {"job_name": "happytalk-to-postgres", "tasks": ["tap-happytalk target-postgres"]},
+    ]
+    schedules = json.loads(meltano(project, "schedule", "list", "--format=json", env={}))
+    (daily,) = schedules["schedules"]["job"]
+    assert daily["name"] == "daily-happytalk-to-postgres"
+    assert daily["job"]["name"] == "happytalk-to-postgres"
+    assert daily["cron_interval"] == "0 0 * * *"
+    assert schedules["schedules"]["elt"] == []
+
+
 @pytest.fixture
 def postgres() -> str:
     url = os.environ.get(POSTGRES_ENV)
@@ -152,7 +219,7 @@ def test_meltano_run_into_postgres_lands_every_event_once_at_the_right_instant(p
     table = f"{schema}.service_history"
     with LocalHappyTalk(events) as server:
         env = {**tap_env(server, "2024-03-04"), **postgres_env(postgres, schema)}
-        meltano(project, "run", "tap-happytalk", "target-postgres", env=env)
+        meltano(project, "run", "happytalk-to-postgres", env=env)  # the job meltano.yml defines
         first = query(postgres, f"select id, _sdc_batched_at from {table}")
 
         server.add_events(late_and_unusual_events())
