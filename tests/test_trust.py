@@ -55,7 +55,7 @@ def assert_one_error_line(run, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in line, line
     assert SECRET not in run.stderr + run.stdout
-    return line
+    return str(line)
 
 
 # 1. Redirects
@@ -81,7 +81,7 @@ def test_a_redirect_is_never_followed_and_ends_the_run_naming_status_and_host(
 def test_batch_is_not_offered_and_a_batch_config_is_refused_before_any_request(
     tmp_path, server, config
 ):
-    assert "batch" not in TapHappyTalk.capabilities
+    assert "batch" not in [str(capability.value) for capability in TapHappyTalk.capabilities]
     batch = {"encoding": {"format": "jsonl"}, "storage": {"root": f"file://{tmp_path}"}}
     run = run_tap(tmp_path, {**config, "batch_config": batch})
 
@@ -174,8 +174,9 @@ def test_a_certificate_that_fails_verification_ends_the_run_at_once(tmp_path):
             },
         )
     assert_one_error_line(run, "TLS certificate of 127.0.0.1 failed verification")
-    assert "retry" not in run.stderr
+    assert "retry 1 of" not in run.stderr
     assert "halves" not in run.stderr
+    assert run.stderr.count('"metric":"http_request_duration"') == 1  # one attempt, no more
 
 
 def test_an_unknown_host_ends_the_run_at_once(tmp_path):
@@ -187,10 +188,12 @@ def test_an_unknown_host_ends_the_run_at_once(tmp_path):
             "start_date": "2024-03-01",
             "end_date": "2024-03-04",
             "max_retries": 5,
+            "max_concurrent_requests": 1,
         },
     )
     assert_one_error_line(run, "happytalk.invalid could not be resolved", "check api_url")
-    assert "retry" not in run.stderr
+    assert "retry 1 of" not in run.stderr
+    assert run.stderr.count('"metric":"http_request_duration"') == 1
 
 
 def test_a_refused_connection_is_retried_as_transient(tmp_path, server, config):
@@ -359,6 +362,15 @@ def test_test_mode_reports_a_refusal_in_one_line(tmp_path, server, config):
     run = run_tap(tmp_path, {**config, "token": "wrong"}, args=("--test",))
     assert_one_error_line(run, "-501")
     assert "Traceback" not in run.stderr
+
+
+def test_test_mode_passes_a_good_token_on_a_range_without_events(tmp_path, config):
+    """What the README offers instead of `meltano config test`, which needs a RECORD."""
+    with LocalHappyTalk(token=SECRET) as empty:
+        run = run_tap(tmp_path, {**config, "api_url": empty.url}, args=("--test",))
+    assert run.returncode == 0, run.stderr
+    assert run.error_lines == []
+    assert run.records == []
 
 
 # 10. Late commits
