@@ -152,7 +152,6 @@ class HappyTalkClient:
                 window,
                 exhausted.problem,
             )
-            self.metrics.split()
             return [
                 answer
                 for half in halves
@@ -376,7 +375,6 @@ class RequestMetrics:
             kind: metrics.http_request_counter(stream, endpoint, request_kind=kind)
             for kind in self.KINDS
         }
-        self.splits = 0
 
     def attempted(self, seconds: float, status: int | None, *, retry: int, piece: bool) -> None:
         """One request went out and came back (or failed) after `seconds`."""
@@ -398,11 +396,6 @@ class RequestMetrics:
         with self._lock:
             metrics.log(self._logger, point)
             self._counters[kind].increment()
-
-    def split(self) -> None:
-        """A window is being asked again in halves."""
-        with self._lock:
-            self.splits += 1
 
     def close(self) -> None:
         """Log the final counts."""
