@@ -433,7 +433,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which Python counts as a digit
         return min(float(value), RETRY_AFTER_CAP_SECONDS)
     try:
         when = email.utils.parsedate_to_datetime(value)

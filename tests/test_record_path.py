@@ -2,39 +2,138 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import signal
 import subprocess
+from collections import Counter
+
+import pytest
+from singer_sdk import Stream
 
 from tap_happytalk.streams import ServiceHistoryStream
 from tap_happytalk.tap import TapHappyTalk
 
-from .conftest import TAP, run_tap, tap_env, write_json
+from .conftest import TAP, parse_messages, run_tap, tap_env, write_json
+
+RECORD_PATH = ("_generate_record_messages", "_increment_stream_state")
+
+
+@contextlib.contextmanager
+def signal_handlers_kept():
+    """A tap built in this process takes SIGTERM and SIGINT; give them back to pytest."""
+    kept = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
 
 
 def passes_through(config):
-    stream = TapHappyTalk(config=config).streams["service_history"]
+    with signal_handlers_kept():
+        stream = TapHappyTalk(config=config).streams["service_history"]
     assert isinstance(stream, ServiceHistoryStream)
     return stream._records_pass_through  # noqa: SLF001 - which path a run takes
 
 
-def without_extraction_time(run):
-    return [{k: v for k, v in m.items() if k != "time_extracted"} for m in run.messages]
+class StockPathStream(ServiceHistoryStream):
+    """The stream without the tap's two record-path overrides: `singer_sdk.Stream`'s run.
+
+    They are looked up on `Stream` at each call, so that a test can count those calls.
+    """
+
+    def _generate_record_messages(self, record):
+        return Stream._generate_record_messages(self, record)  # noqa: SLF001 - the SDK's own
+
+    def _increment_stream_state(self, latest_record, *, context=None):
+        Stream._increment_stream_state(self, latest_record, context=context)  # noqa: SLF001
 
 
-def test_the_fast_path_emits_what_the_sdk_path_emits(tmp_path, happytalk, config):
-    # A stream map that changes nothing still sends every record through the SDK's path.
-    mapped = {**config, "stream_maps": {"service_history": {"id": "id"}}}
-    assert passes_through(config)
-    assert not passes_through(mapped)
-    fast = run_tap(tmp_path, config)
-    sdk = run_tap(tmp_path, mapped)
+class StockPathTap(TapHappyTalk):
+    def discover_streams(self):
+        return [StockPathStream(tap=self)]
 
-    assert fast.returncode == sdk.returncode == 0, sdk.stderr
-    assert [m for m in without_extraction_time(fast) if m["type"] == "RECORD"] == [
-        m for m in without_extraction_time(sdk) if m["type"] == "RECORD"
+
+def sync_in_process(tap_class, config):
+    """Sync once in this process; the Singer messages the tap's writer wrote to stdout."""
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with signal_handlers_kept(), contextlib.redirect_stdout(stdout):
+        tap_class(config=config).sync_all()
+        stdout.flush()
+    return parse_messages(stdout.buffer.getvalue().decode())
+
+
+def comparable(messages):
+    """Messages without the times of the run: `time_extracted`, and the SDK's signpost (now)."""
+    kept = []
+    for message in messages:
+        same = {k: v for k, v in message.items() if k != "time_extracted"}
+        if same["type"] == "STATE":
+            bookmark = dict(same["value"]["bookmarks"]["service_history"])
+            bookmark.pop("replication_key_signpost", None)
+            same = {**same, "value": {"bookmarks": {"service_history": bookmark}}}
+        kept.append(same)
+    return kept
+
+
+@pytest.fixture
+def sdk_calls(monkeypatch):
+    """How often `singer_sdk.Stream`'s own record-path methods run, by name."""
+    calls: Counter[str] = Counter()
+    for name in RECORD_PATH:
+        original = getattr(Stream, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(Stream, name, counted)
+    return calls
+
+
+def test_the_fast_path_emits_what_the_sdks_stock_path_emits(happytalk, events, config, sdk_calls):
+    # Rows that give the SDK something to do: no apply_date, PHP's zero date, a field the
+    # schema lacks, a number where the schema says string.
+    odd = [
+        {"id": "500001", "request_date": "2024-03-02 08:00:00", "apply_date": ""},
+        {
+            "id": "500002",
+            "request_date": "2024-03-02 08:00:00",
+            "apply_date": "0000-00-00 00:00:00",
+        },
+        {"id": "500003", "request_date": "2024-03-04 12:00:00", "channel": "kakao"},
+        {"id": "500004", "request_date": "2024-03-04 12:00:01", "apply_id": 37001, "kind": "S"},
     ]
-    assert fast.bookmarks == sdk.bookmarks
-    assert all("time_extracted" in m for m in fast.messages if m["type"] == "RECORD")
+    happytalk.add_events(odd)
+    assert passes_through(config)
+
+    fast = sync_in_process(TapHappyTalk, config)
+    fast_calls = dict(sdk_calls)
+    sdk_calls.clear()
+    stock = sync_in_process(StockPathTap, config)
+
+    records = [m for m in comparable(fast) if m["type"] == "RECORD"]
+    assert len(records) == len(events) + len(odd)
+    # Which path each run took: the SDK's per-record methods never ran in the fast one.
+    assert fast_calls == {}
+    assert sdk_calls == dict.fromkeys(RECORD_PATH, len(records))
+    assert records == [m for m in comparable(stock) if m["type"] == "RECORD"]
+    # SCHEMA and STATE too, each in its place between the records.
+    assert comparable(fast) == comparable(stock)
+    assert all("time_extracted" in m for m in fast if m["type"] == "RECORD")
+    by_id = {m["record"]["id"]: m["record"] for m in records}
+    assert by_id["500001"]["apply_date"] is by_id["500002"]["apply_date"] is None
+    assert "channel" not in by_id["500003"]
+    assert by_id["500004"]["apply_id"] == "37001"
+
+
+def test_only_an_unchanged_record_takes_the_fast_path(config):
+    assert passes_through(config)
+    assert not passes_through({**config, "stream_maps": {"service_history": {"id": "id"}}})
+    assert not passes_through({**config, "stream_maps": {"service_history": {"__alias__": "x"}}})
+    assert not passes_through({**config, "flattening_enabled": True, "flattening_max_depth": 1})
 
 
 def test_stream_maps_still_apply(tmp_path, happytalk, events, config):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tap_happytalk.errors import ConfigError
-from tap_happytalk.settings import Settings, parse_instant
+from tap_happytalk.settings import CONFIG_SCHEMA, Settings, parse_instant
 
 SEOUL = ZoneInfo("Asia/Seoul")
 BASE = {"token": "t", "start_date": "2024-01-01"}
@@ -42,11 +42,6 @@ def test_endpoint_environment_and_api_url_choose_the_url(config, url):
     assert settings.api_url + settings.endpoint.path == url
 
 
-def test_only_bnd_asks_for_raw_records():
-    assert Settings.from_config(BASE).endpoint.body == {}
-    assert Settings.from_config({**BASE, "endpoint": "bnd"}).endpoint.body == {"format": "raw"}
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -61,14 +56,23 @@ def test_dates_without_an_offset_are_korea_time(text, expected):
     assert parse_instant(text, SEOUL) == expected
 
 
-def test_defaults():
+def test_defaults_are_the_ones_the_schema_advertises():
+    """`--about`, meltano.yml and the Hub show the schema's defaults; a run must use them."""
     settings = Settings.from_config(BASE)
-    assert settings.zone == SEOUL
+    defaults = {
+        name: spec["default"]
+        for name, spec in CONFIG_SCHEMA["properties"].items()
+        if "default" in spec
+    }
+    assert settings.zone == ZoneInfo(defaults["timezone"])
     assert settings.end is None
-    assert settings.window_hours == 24
-    assert settings.max_concurrent_requests == 4
-    assert settings.max_retries == 5
-    assert settings.lookback == dt.timedelta(0)
+    assert settings.window_hours == defaults["window_size_hours"]
+    assert settings.max_concurrent_requests == defaults["max_concurrent_requests"]
+    assert settings.max_retries == defaults["max_retries"]
+    assert settings.request_timeout_seconds == defaults["request_timeout_seconds"]
+    assert settings.lookback == dt.timedelta(minutes=defaults["lookback_minutes"])
+    assert settings.end_margin == dt.timedelta(seconds=defaults["end_margin_seconds"])
+    assert settings.endpoint.name == defaults["endpoint"]
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from local_happytalk.server import API_FORMAT, LocalHappyTalk, sample_events
-from tap_happytalk.endpoints import ENDPOINTS
+from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS
 
 from .conftest import FIRST_DAY, run_tap
+from .test_record_path import comparable
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -99,13 +102,51 @@ def test_a_state_follows_every_window_and_never_runs_ahead_of_its_records(
             assert instant(message["record"]["request_date"]) >= latest_state
 
 
-def test_parallel_windows_give_the_same_records_order_and_state(tmp_path, happytalk, config):
-    one = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
-    many = run_tap(tmp_path, {**config, "max_concurrent_requests": 8})
+class AnsweringHappyTalk(LocalHappyTalk):
+    """The local server, also noting when it answers each window: after its latency."""
 
-    assert many.returncode == one.returncode == 0
-    assert many.records == one.records
-    assert many.states[-1] == one.states[-1]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answered: list[tuple[float, str]] = []
+
+    def answer(self, body: Any, endpoint: str = CUSTOMER.name) -> dict[str, Any]:
+        answer = super().answer(body, endpoint)
+        self.answered.append((time.monotonic(), str(body.get("start_date"))))
+        return answer
+
+
+def test_parallel_windows_answered_out_of_order_still_leave_in_window_order(
+    tmp_path, events, config
+):
+    # Latency with jitter: eight windows in flight at once come back in a shuffled order.
+    with AnsweringHappyTalk(events, latency_seconds=0.01, jitter_seconds=0.3) as server:
+        config = {**config, "api_url": server.url}
+        one = run_tap(tmp_path, {**config, "max_concurrent_requests": 1})
+        server.requests.clear()
+        server.answered.clear()
+        many = run_tap(tmp_path, {**config, "max_concurrent_requests": 8})
+        requests = list(server.requests)
+        answered = [start for _, start in sorted(server.answered)]
+
+    assert many.returncode == one.returncode == 0, many.stderr
+    windows = [f"{FIRST_DAY + dt.timedelta(days=n)} 00:00:00" for n in range(10)]
+    # On the server's side: the windows were in flight together and answered out of order.
+    assert max(r.concurrent for r in requests) >= 4
+    assert sorted(answered) == windows
+    assert answered != windows, "the jitter did not reorder the answers"
+    # On the tap's side: records and STATEs leave in window order, as a sequential run's do.
+    assert comparable(many.messages) == comparable(one.messages)
+    assert many.records == sorted(many.records, key=order_key)
+    window_ends = [f"{FIRST_DAY + dt.timedelta(days=n)}T00:00:00+09:00" for n in range(1, 11)]
+    assert many.bookmarks == [*window_ends, window_ends[-1]]  # one per window, then the final
+    # Between two STATEs come exactly the records of the window the second one closes.
+    since = f"{FIRST_DAY}T00:00:00+09:00"
+    for message in many.messages:
+        if message["type"] == "STATE":
+            since = message["value"]["bookmarks"]["service_history"]["replication_key_value"]
+        elif message["type"] == "RECORD":
+            sent = instant(message["record"]["request_date"])
+            assert instant(since) <= sent < instant(since) + dt.timedelta(days=1)
 
 
 def test_short_windows_never_cross_midnight_nor_the_range(tmp_path, happytalk, events, config):

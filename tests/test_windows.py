@@ -7,7 +7,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from tap_happytalk.windows import (
@@ -20,6 +20,7 @@ from tap_happytalk.windows import (
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NEW_YORK = ZoneInfo("America/New_York")
+UTC = dt.timezone.utc
 
 wall_clocks = st.datetimes(min_value=dt.datetime(2019, 1, 1), max_value=dt.datetime(2027, 12, 31))
 ranges = st.tuples(wall_clocks, st.integers(0, 9 * 86_400 * 10**6)).map(
@@ -76,29 +77,257 @@ def test_resuming_mid_range_asks_the_same_windows_cut_once(span, size, cut_secon
     assert bounds(halves) == expected
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(
     st.datetimes(
-        min_value=dt.datetime(2024, 1, 1),
-        max_value=dt.datetime(2025, 12, 31),
-        timezones=st.just(dt.timezone.utc),
+        min_value=dt.datetime(2019, 1, 1),
+        max_value=dt.datetime(2027, 12, 31),
+        timezones=st.just(UTC),
     ),
     st.integers(1, 4 * 86_400),
     st.floats(0, 1, exclude_max=True),
     hours,
-    st.sampled_from([SEOUL, NEW_YORK]),
 )
-def test_every_instant_of_the_range_falls_in_exactly_one_window(
-    start, length, fraction, size, zone
+def test_in_korea_time_every_instant_of_the_range_falls_in_exactly_one_window(
+    start, length, fraction, size
 ):
-    """Across daylight-saving changes too: windows are wall-clock, and instants map into them."""
     end = start + dt.timedelta(seconds=length)
-    low, high = to_wall_clock(start, zone), to_wall_clock(end, zone)
-    windows = day_windows(low, high, size)
+    windows = day_windows(to_wall_clock(start, SEOUL), to_wall_clock(end, SEOUL), size)
     instant = floor_second(start) + dt.timedelta(seconds=int(length * fraction))
-    wall = to_wall_clock(instant, zone)
-    if low <= wall < high:  # a range that starts or ends in a repeated hour can exclude it
-        assert len([w for w in windows if w.start <= wall < w.end]) == 1
+    wall = to_wall_clock(instant, SEOUL)
+    assert len([w for w in windows if w.start <= wall < w.end]) == 1
+
+
+# Daylight saving in New York. Its offset changes of 2024 and 2025 are written out here from the
+# published rule (second Sunday of March at 02:00 EST, first Sunday of November at 02:00 EDT),
+# so these tests have an oracle that depends neither on zoneinfo nor on windows.py.
+SPRING_FORWARD = (dt.datetime(2024, 3, 10, 7, tzinfo=UTC), dt.datetime(2025, 3, 9, 7, tzinfo=UTC))
+FALL_BACK = (dt.datetime(2024, 11, 3, 6, tzinfo=UTC), dt.datetime(2025, 11, 2, 6, tzinfo=UTC))
+EST, EDT = dt.timedelta(hours=-5), dt.timedelta(hours=-4)
+HOUR = dt.timedelta(hours=1)
+
+
+def new_york_offset(instant: dt.datetime) -> dt.timedelta:
+    """New York's UTC offset at `instant`, from 2023-11-05 to 2026-03-08."""
+    changes = sorted([(at, EDT) for at in SPRING_FORWARD] + [(at, EST) for at in FALL_BACK])
+    offset = EST
+    for at, after in changes:
+        if instant >= at:
+            offset = after
+    return offset
+
+
+def expected_wall_clock(instant: dt.datetime) -> dt.datetime:
+    local = instant.astimezone(UTC) + new_york_offset(instant)
+    return floor_second(local).replace(tzinfo=None)
+
+
+def repeated_pass(instant: dt.datetime) -> int | None:
+    """0 in the first pass of a fall-back hour (EDT), 1 in the second (EST), else None."""
+    for change in FALL_BACK:
+        if change - HOUR <= instant < change:
+            return 0
+        if change <= instant < change + HOUR:
+            return 1
+    return None
+
+
+def is_skipped(wall: dt.datetime) -> bool:
+    """A spring-forward wall clock that no instant has: 02:00:00 to 02:59:59 that day."""
+    return any(wall.date() == (at + EST).date() and wall.hour == 2 for at in SPRING_FORWARD)
+
+
+def ny_wall(instant: dt.datetime) -> dt.datetime:
+    return to_wall_clock(instant, NEW_YORK)
+
+
+def ny_instant(wall: dt.datetime) -> dt.datetime:
+    """`to_instant` in UTC: aware datetimes sharing a tzinfo compare by their wall clocks."""
+    return to_instant(wall, NEW_YORK).astimezone(UTC)
+
+
+# Seconds from an offset change: mostly the two hours around it (both passes of a repeated
+# hour, either side of a skipped one), often its exact edges, sometimes up to two days away.
+seconds_from_a_change = st.one_of(
+    st.integers(-2 * 3600, 2 * 3600),
+    st.sampled_from([-3600, -1, 0, 1, 1800, 3599, 3600]),
+    st.integers(-2 * 86_400, 2 * 86_400),
+)
+
+
+@st.composite
+def instants_around_a_change(draw: st.DrawFn, count: int) -> list[dt.datetime]:
+    """`count` instants in ascending order, around one of the four offset changes."""
+    change = draw(st.sampled_from(SPRING_FORWARD + FALL_BACK))
+    seconds = draw(st.lists(seconds_from_a_change, min_size=count, max_size=count))
+    micros = draw(st.integers(0, 999_999))
+    return sorted(change + dt.timedelta(seconds=s, microseconds=micros) for s in seconds)
+
+
+# 2024-11-03 in New York: 01:00-01:59 EDT is 05:00-05:59Z, 01:00-01:59 EST is 06:00-06:59Z.
+STARTS_IN_FIRST_PASS = [
+    dt.datetime(2024, 11, 3, 5, 30, tzinfo=UTC),  # start: 01:30 EDT
+    dt.datetime(2024, 11, 3, 6, 10, tzinfo=UTC),  # instant: 01:10 EST, before 01:30 by the wall
+    dt.datetime(2024, 11, 3, 9, tzinfo=UTC),
+]
+ENDS_IN_SECOND_PASS = [
+    dt.datetime(2024, 11, 3, 4, tzinfo=UTC),
+    dt.datetime(2024, 11, 3, 5, 40, tzinfo=UTC),  # instant: 01:40 EDT
+    dt.datetime(2024, 11, 3, 6, 20, tzinfo=UTC),  # end: 01:20 EST, before 01:40 by the wall
+]
+
+
+@settings(max_examples=500)
+@example(STARTS_IN_FIRST_PASS, 24)
+@example(ENDS_IN_SECOND_PASS, 1)
+@given(instants_around_a_change(3), hours)
+def test_across_dst_every_instant_is_in_one_window_or_left_for_a_neighbouring_run(points, size):
+    """No instant is in two windows; one outside all of them is the range's own repeated hour.
+
+    A range whose start or end falls in a repeated hour does not contain the other pass of that
+    hour by the wall clock, which is all HappyTalk speaks (it may even be empty: 01:59 EDT to
+    01:00 EST). An instant of the second pass before the start's wall clock is before
+    `start_date` as HappyTalk stamps it; one of the first pass at or after the end's wall clock
+    is at or after the bookmark the run leaves, so the next run reads it.
+    """
+    start, instant, end = points
+    end = max(end, floor_second(instant) + dt.timedelta(seconds=1))
+    low, high = ny_wall(start), ny_wall(end)
+    windows = day_windows(low, high, size)
+    wall = ny_wall(instant)
+    holding = [w for w in windows if w.start <= wall < w.end]
+
+    event(f"instant in repeated-hour pass {repeated_pass(instant)}")
+    assert len(holding) <= 1
+    if low <= wall < high:
+        assert len(holding) == 1
+    elif wall < low:
+        event("instant before the start's wall clock")
+        assert holding == []
+        assert (repeated_pass(instant), repeated_pass(start)) == (1, 0)
+    else:
+        event("instant at or after the end's wall clock")
+        assert holding == []
+        assert (repeated_pass(instant), repeated_pass(end)) == (0, 1)
+        # The bookmark the run leaves (unmoved if it had no window): the next run reads it.
+        assert (ny_instant(windows[-1].end) if windows else start) <= instant
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(FALL_BACK),
+    st.integers(0, 3599),
+    st.integers(0, 2 * 86_400),
+    st.integers(0, 2 * 86_400),
+    hours,
+)
+def test_both_passes_of_a_repeated_hour_fall_in_the_same_one_window(
+    change, second, before, after, size
+):
+    """A range across a fall-back hour: both instants with one wall clock share a window."""
+    first = change - HOUR + dt.timedelta(seconds=second)
+    again = first + HOUR
+    start = change - HOUR - dt.timedelta(seconds=before)
+    end = change + HOUR + dt.timedelta(seconds=after)
+    windows = day_windows(ny_wall(start), ny_wall(end), size)
+
+    wall = ny_wall(first)
+    assert ny_wall(again) == wall == expected_wall_clock(first)
+    assert wall.hour == 1
+    (window,) = [w for w in windows if w.start <= wall < w.end]
+    # The window's real span, from bookmark to bookmark, holds both passes.
+    assert ny_instant(window.start) <= first < again < ny_instant(window.end)
+    # The windows still cover the wall-clock range: no gap, no overlap.
+    assert windows[0].start == ny_wall(start)
+    assert windows[-1].end == ny_wall(end)
+    assert all(before.end == after.start for before, after in pairwise(windows))
+
+
+@settings(max_examples=500)
+@given(instants_around_a_change(1))
+def test_a_wall_clock_round_trips_to_its_earlier_instant(points):
+    """Wall clocks are the zone's, skipped hours never appear, and repeated ones resolve early."""
+    (instant,) = points
+    wall = ny_wall(instant)
+    assert wall == expected_wall_clock(instant)
+    assert not is_skipped(wall)
+
+    back = ny_instant(wall)
+    earlier = floor_second(instant) - (HOUR if repeated_pass(instant) == 1 else dt.timedelta(0))
+    assert back == earlier
+    assert to_instant(wall, NEW_YORK).utcoffset() == new_york_offset(earlier)
+    assert ny_wall(back) == wall
+
+
+@settings(max_examples=300)
+@given(instants_around_a_change(6), hours)
+def test_runs_resumed_from_each_bookmark_read_every_wall_clock_second_once_or_again(points, size):
+    """Runs ending anywhere around a change, each resuming where the last one's STATE points.
+
+    As the stream does: a run reads [max(start_date, bookmark), its end) by the wall clock, and
+    the bookmark becomes the earlier instant of its last window's end. The bookmark is never
+    past the run's end (re-read rather than skip), never moves back, and no wall-clock second
+    between two runs is left out.
+    """
+    start, *ends = points
+    instants = [start + (end - start) * fraction for end in ends[-1:] for fraction in (0.1, 0.5)]
+    instants += [start, *ends[:-1], *(end - dt.timedelta(seconds=1) for end in ends)]
+    bookmark: dt.datetime | None = None
+    read: list[DayWindow] = []
+    for end in ends:
+        run_start = start if bookmark is None else max(start, bookmark)
+        windows = day_windows(ny_wall(run_start), ny_wall(end), size)
+        if not windows:
+            continue
+        if read:
+            assert windows[0].start <= read[-1].end  # no gap after the previous run
+        moved = ny_instant(windows[-1].end)
+        assert moved <= end
+        assert bookmark is None or moved >= bookmark
+        bookmark = moved
+        read += windows
+
+    next_start = ny_wall(start if bookmark is None else max(start, bookmark))
+    for instant in instants:
+        if not start <= instant < ends[-1]:
+            continue
+        wall = ny_wall(instant)
+        if any(w.start <= wall < w.end for w in read) or wall >= next_start:
+            continue  # read by these runs, or by the next one
+        assert wall < ny_wall(start)  # before start_date by HappyTalk's clock
+        assert (repeated_pass(instant), repeated_pass(start)) == (1, 0)
+
+
+@given(instants_around_a_change(2), hours)
+def test_window_ends_as_bookmarks_never_move_backwards_nor_past_the_end(points, size):
+    start, end = points
+    windows = day_windows(ny_wall(start), ny_wall(end), size)
+    marks = [ny_instant(w.end) for w in windows]
+    assert marks == sorted(marks)
+    if windows:
+        assert marks[-1] <= end
+        assert ny_instant(windows[0].start) <= max(start, marks[0])
+
+
+def test_spring_forward_day_is_one_window_of_23_real_hours():
+    day = dt.datetime(2024, 3, 10)  # New York skips 02:00-02:59
+    (window,) = day_windows(day, day + dt.timedelta(days=1))
+    real_length = ny_instant(window.end) - ny_instant(window.start)
+    assert real_length == dt.timedelta(hours=23)
+
+
+def test_hourly_windows_keep_the_skipped_hour_empty_and_the_repeated_hour_double():
+    spring = day_windows(dt.datetime(2024, 3, 10), dt.datetime(2024, 3, 11), 1)
+    fall = day_windows(dt.datetime(2024, 11, 3), dt.datetime(2024, 11, 4), 1)
+    assert len(spring) == len(fall) == 24  # wall-clock hours, whatever the day's real length
+
+    def real_lengths(windows):
+        return {str(w): ny_instant(w.end) - ny_instant(w.start) for w in windows}
+
+    assert real_lengths(spring)["2024-03-10 02:00:00..02:59:59"] == dt.timedelta(0)
+    assert real_lengths(fall)["2024-11-03 01:00:00..01:59:59"] == 2 * HOUR
+    assert sum(real_lengths(spring).values(), dt.timedelta(0)) == 23 * HOUR
+    assert sum(real_lengths(fall).values(), dt.timedelta(0)) == 25 * HOUR
 
 
 def test_fall_back_day_is_one_window_of_25_real_hours():
