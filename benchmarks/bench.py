@@ -206,7 +206,7 @@ def per_record_costs(tap_seconds_per_record: float) -> list[str]:
     content = msgspec.json.encode({"result": "success", "data": rows})
     window = DayWindow(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2))  # noqa: DTZ001
     converter = RowConverter(ZoneInfo("Asia/Seoul"))
-    records = converter.records(msgspec.json.decode(content)["data"], window)
+    records = converter.records([(window, msgspec.json.decode(content)["data"])], window)
     writer = StateFlushingWriter()
     extracted = dt.datetime.now(dt.timezone.utc)
 
@@ -216,7 +216,9 @@ def per_record_costs(tap_seconds_per_record: float) -> list[str]:
             work()
         return (time.perf_counter() - started) / repeat / len(rows) * 1e6
 
-    own_read = each(lambda: converter.records(msgspec.json.decode(content)["data"], window))
+    own_read = each(
+        lambda: converter.records([(window, msgspec.json.decode(content)["data"])], window)
+    )
     own_write = each(
         lambda: [
             writer.format_message(RecordMessage("service_history", r, time_extracted=extracted))
