@@ -58,6 +58,19 @@ def assert_one_error_line(run, *fragments: str) -> str:
     return str(line)
 
 
+def new_client(api_url: str, token: Secret) -> HappyTalkClient:
+    return HappyTalkClient(
+        api_url=api_url,
+        endpoint=CUSTOMER,
+        token=token,
+        timeout_seconds=1,
+        max_retries=0,
+        user_agent="test",
+        pacer=RequestPacer(1),
+        stream_name="service_history",
+    )
+
+
 # 1. Redirects
 
 
@@ -137,16 +150,7 @@ def test_no_object_that_holds_the_token_shows_it(config):
     tap = TapHappyTalk(config=config)
     stream = tap.streams["service_history"]
     settings = Settings.from_config(config)
-    client = HappyTalkClient(
-        api_url=config["api_url"],
-        endpoint=CUSTOMER,
-        token=settings.token,
-        timeout_seconds=1,
-        max_retries=0,
-        user_agent="test",
-        pacer=RequestPacer(1),
-        stream_name="service_history",
-    )
+    client = new_client(config["api_url"], settings.token)
     holders = [settings, settings.token, client, stream, tap, Secret(SECRET)]
     for holder in holders:
         assert SECRET not in repr(holder), type(holder).__name__
@@ -241,16 +245,7 @@ def test_an_unknown_code_is_shown_as_happytalk_sent_it(tmp_path, server, config)
 
 def test_fail_codes_come_as_numbers_or_text():
     window = DayWindow(dt.datetime(2024, 3, 2), dt.datetime(2024, 3, 3))
-    client = HappyTalkClient(
-        api_url="http://127.0.0.1:9",
-        endpoint=CUSTOMER,
-        token=Secret(SECRET),
-        timeout_seconds=1,
-        max_retries=0,
-        user_agent="test",
-        pacer=RequestPacer(1),
-        stream_name="service_history",
-    )
+    client = new_client("http://127.0.0.1:9", Secret(SECRET))
     for code in (-502, "-502", " -502"):
         body = json.dumps({"result": "fail", "code": code, "message": "unAuthorized"}).encode()
         with pytest.raises(HappyTalkRefusedError, match="may not use this API"):
