@@ -1,19 +1,31 @@
 """A HappyTalk-compatible server on 127.0.0.1, for tests, benchmarks and the demo (not shipped).
 
 What it serves: HappyTalk's service-history call on both of its documented paths (see
-`tap_happytalk.endpoints` and `../shared/happytalk-api/`), from the events it was given
-(`sample_events` makes some). A request is a `POST` with the JSON body `{token, start_date,
-end_date}` (plus `format` on the bnd path); the answer is HTTP 200 with `{"result": "success",
-"data": [...]}`: the events whose `request_date` lies in the range, both ends inclusive to the
-second, newest first (a shared second: the higher id first). The bnd path answers SIEM strings
-without login rows unless `format` is `raw`.
+`tap_happytalk.endpoints`, and the README's list of what HappyTalk does not document), from
+the events it was given (`sample_events` makes some), and HappyTalk's two consultation (chat)
+calls (`local_happytalk.chats`: from the rooms it was given, `sample_rooms` makes some).
 
-Refusals are answered as HappyTalk documents them (its fail-code page, `chats.md` section 4):
+A service-history request is a `POST` with the JSON body `{token, start_date, end_date}` (plus
+`format` on the bnd path); the answer is HTTP 200 with `{"result": "success", "data": [...]}`:
+the events whose `request_date` lies in the range, both ends inclusive to the second, newest
+first (a shared second: the higher id first). The bnd path answers SIEM strings without login
+rows unless `format` is `raw`.
+
+The chat calls (HappyTalk's chat API page, sections 1 and 2), on both hosts' server alike: `POST
+/user/api/chat_room_lists/format/json` `{token, ndate | sdate+edate, status, sort_key,
+sort_value, limit, page}` answers `{"result": "success", "data": {"page", "limit",
+"total_count", "chat_list": [rooms]}}`; `POST /user/api/chat_data/format/json` `{token,
+room_id}` answers `{"result": "success", "data": [{"chat": {room and rating}, "message":
+[...]}]}`, or -503 room. `server.chats` (a `ChatRooms`) holds the rooms: tests open, close,
+rate, change and delete rooms and add messages there, while a client pages.
+
+Refusals are answered as HappyTalk documents them (its fail-code page):
 HTTP 200 and `{"result": "fail", "code": <int>, "message": <one word>}`:
 
     -501 token          the token is missing or is not the server's `token`
     -502 unAuthorized   the token is one of `unauthorized_tokens`: known, without permission
     -504 overDate       the range is 24 hours or longer, or crosses two dates
+    -503 room           chat_data: no room with that `room_id`
 
 ASSUMED — HappyTalk documents no answer for these; this server's choice is an assumption:
 
@@ -25,26 +37,67 @@ ASSUMED — HappyTalk documents no answer for these; this server's choice is an 
     A5  A missing or malformed date (not `Y-m-d H:i:s`): code -599, message `date`, a code
         outside HappyTalk's documented set (UNDOCUMENTED_CODE).
     A6  On the bnd path, a `format` other than `raw` or `siem`: code -599, message `format`.
-    A7  Every refusal is HTTP 200 (HappyTalk documents no status; `chats.md` says assume 200).
+    A7  Every refusal is HTTP 200 (HappyTalk documents no status; so 200 is assumed).
     A8  An unknown path is HTTP 404 with an HTML page; a GET is HTTP 405.
 
+  The chat calls:
+
+    A9  The room list's day filter (`ndate`, `sdate`..`edate`, today) applies to `reg_date`,
+        whatever the `sort_key`; both days inclusive.
+    A10 `sdate` and `edate` count only together: one without the other is ignored (then
+        `ndate`, then today). An empty string is no value. "Today" is the date of the server's
+        `clock` (Korea wall-clock time unless a test sets it).
+    A11 `sdate`..`edate` may span any number of days (HappyTalk documents no maximum for this
+        call); `edate` before `sdate`: -504 overDate (as A4).
+    A12 Rooms are sorted by the `sort_key` value as a string (an open room's complate_date
+        `0000-00-00 00:00:00` sorts first ascending, last descending), ties broken by the order
+        the rooms were added, like an auto-increment key; `desc` is the exact reverse of `asc`.
+        Every request sorts the rooms as they are then: a room opened (or closed, for
+        `complate_date`) between two page requests moves the rooms sorted after it.
+    A13 A malformed `ndate`, `sdate` or `edate` (not `Y-m-d`, or no such day): -599 `date`.
+    A14 `status`, `limit` and `page` may be ints or strings of ints; anything else, and a `limit`
+        or `page` below 1: -599 with the field's name (`status`, `limit`, `page`). A status
+        other than 99 keeps the rooms whose `status` equals it (4 finds chatbot-ended rooms,
+        an unknown value none); 99 keeps every room, deleted (3) ones too.
+    A15 A `limit` over 50 serves 50 rooms and answers `limit` 50 (`limit_over_max` can make it
+        refuse with -599 `limit`, or serve as many as asked).
+    A16 A `sort_key` or `sort_value` other than the documented ones (compared ignoring case):
+        -599 with the field's name.
+    A17 A page past the last: success, an empty `chat_list` and the true `total_count`.
+    A18 `page`, `limit`, `total_count` are numbers, as HappyTalk's example shows
+        (`paging_as_strings` answers strings, as its table says).
+    A19 chat_data without a string `room_id`: -503 room. A room whose status is 3 (deleted)
+        is still answered; a room removed (`ChatRooms.delete_room`) is not.
+    A20 Messages come oldest first (by `send_date`, then numeric `id`). A room's `last_message`
+        is the contents of its last message that is no memo (`type` C), "" without one.
+    A21 An unread message's `read_date` is `0000-00-00 00:00:00`, as an open room's
+        `complate_date`; a memo's is its `send_date`.
+    A22 The bot's `from_id` is `happytalk_bot`; a memo's `to_id` is empty, as is a customer's
+        message's while no agent has the room.
+    A23 A token may read service history and not chats (`chat_permission=False`): -502
+        unAuthorized on the chat paths only.
+
 It can be told to misbehave (`inject` a `Fault`: HTTP errors, dropped or cut connections,
-slow answers, redirects, extra rows, any body), serve HTTPS with a certificate no client trusts
-(`tls=True`), read ranges as if times did not count (`ignore_time_of_day=True`), and it logs
-what it was asked (`requests`).
+slow answers, redirects, extra rows, edited rooms, messages or paging, any body; on one path,
+page, room or day), to change rooms right after answering a request (`after_answer`), serve
+HTTPS with a certificate no client trusts (`tls=True`), read ranges as if times did not count
+(`ignore_time_of_day=True`), and it logs what it was asked (`requests`: path, dates, page,
+room id).
 
-Adding another HappyTalk call (the chat APIs of `chats.md`): write a method that turns a body
-into an answer, starting with `self.refuse_token(body)` (the fail codes are shared by every
-customer-token call), and add its path to `routes`. Faults, latency and the request log apply
-to every path.
+Adding another HappyTalk call (say the per-customer chat calls): write a method that turns a
+body into an answer, starting with `self.refuse_token(body)` (the fail codes are shared by
+every customer-token call; `permitted=` for a token that may not use it), and add its path to
+`routes`. Faults, latency and the request log apply to every path.
 
-Run it alone: `python -m local_happytalk --days 30 --per-day 40` (`--help` for the rest).
+Run it alone: `python -m local_happytalk --days 30 --per-day 40 --rooms-per-day 5` (`--help`
+for the rest).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import datetime as dt
 import functools
 import json
@@ -62,6 +115,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import Self
 
+from local_happytalk.chats import (
+    CHAT_DATA_PATH,
+    CHAT_ROOM_LISTS_PATH,
+    ChatRooms,
+    LimitOverMax,
+    korea_now,
+    sample_rooms,
+)
 from tap_happytalk.endpoints import BND, CUSTOMER, ENDPOINTS
 
 if TYPE_CHECKING:
@@ -70,15 +131,25 @@ if TYPE_CHECKING:
 API_FORMAT = "%Y-%m-%d %H:%M:%S"
 DEFAULT_TOKEN = "local-test-token"  # noqa: S105 - a fixture's token, not a secret
 
-# HappyTalk's documented fail codes (chats.md section 4), and this server's code for the cases
-# HappyTalk does not document (assumptions A5, A6 above).
+# HappyTalk's documented fail codes (its chat API page, section 4), and this server's code
+# for the cases HappyTalk does not document (assumptions A5, A6 above).
 TOKEN_FAIL = (-501, "token")
 UNAUTHORIZED_FAIL = (-502, "unAuthorized")
 OVER_DATE_FAIL = (-504, "overDate")
 UNDOCUMENTED_CODE = -599
 
 FaultKind = Literal[
-    "status", "drop", "truncate", "delay", "refuse", "body", "redirect", "extra_rows"
+    "status",
+    "drop",
+    "truncate",
+    "delay",
+    "refuse",
+    "body",
+    "redirect",
+    "extra_rows",
+    "edit_data",
+    "edit_rooms",
+    "edit_messages",
 ]
 
 SAMPLE_EVENTS = (
@@ -114,8 +185,18 @@ class Fault:
     - `body`: answers `text`, whatever it is, with HTTP `status` (JSON content type).
     - `redirect`: answers HTTP `status` (a 3xx; give it) with `Location: location` and a small
       HTML page; nothing else is sent, and nothing is forwarded to `location`.
-    - `extra_rows`: the genuine answer, with `rows` appended to its `data` as given (an int
-      id, a date outside the window: whatever the test needs). A refusal stays a refusal.
+    - `extra_rows`: the genuine answer, with `rows` appended as given (an int id, a date
+      outside the window, a room without `id`: whatever the test needs): to its `data`
+      (service history), to its `chat_list` (room list: 51 rows make a page over the maximum),
+      to its room's `message` (chat_data). A refusal stays a refusal.
+    - `edit_data`: the room list's answer, with `body` merged into its `data` and the `remove`
+      keys deleted: a `total_count` the pages disagree with, a `page` it was not asked.
+    - `edit_rooms`: the genuine chat answer, with `body` merged into its rooms and their
+      `remove` fields deleted (every room of the page, or the one at `index`; chat_data: its
+      `chat`): a room without `id`, a malformed `reg_date`, a status as a number.
+    - `edit_messages`: chat_data's answer, the same for its messages (all, or the one at
+      `index`): a message without `id`, a malformed `send_date`.
+    The `edit_*` kinds leave other answers, and refusals, as they are.
     """
 
     kind: FaultKind
@@ -126,6 +207,8 @@ class Fault:
     text: str = ""
     location: str | None = None
     rows: Sequence[Mapping[str, Any]] = ()
+    remove: Sequence[str] = ()
+    index: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse a redirect that could not be one."""
@@ -133,13 +216,43 @@ class Fault:
         if self.kind == "redirect" and not (self.location and is_redirect):
             raise ValueError("a redirect needs a `location` and a 3xx `status`")
 
-    def amend(self, answer: dict[str, Any]) -> dict[str, Any]:
-        """The answer to send instead of the genuine `answer`, for faults that change it."""
+    def amend(self, answer: dict[str, Any], path: str | None = None) -> dict[str, Any]:
+        """The answer to send instead of the genuine `answer` to `path`, if the fault changes it."""
         if self.kind == "refuse":
             return {"result": "fail", **self.body}
-        if self.kind == "extra_rows" and answer.get("result") == "success":
-            return {**answer, "data": [*(answer.get("data") or []), *map(dict, self.rows)]}
+        if answer.get("result") != "success":
+            return answer
+        data = answer.get("data")
+        if self.kind == "extra_rows" and isinstance(data, dict):  # the room list
+            rooms = [*(data.get("chat_list") or []), *map(dict, self.rows)]
+            return {**answer, "data": {**data, "chat_list": rooms}}
+        if self.kind == "extra_rows" and path == CHAT_DATA_PATH and data:
+            answer = copy.deepcopy(answer)
+            answer["data"][0]["message"].extend(map(dict, self.rows))
+            return answer
+        if self.kind == "extra_rows":
+            return {**answer, "data": [*(data or []), *map(dict, self.rows)]}
+        if self.kind == "edit_data" and isinstance(data, dict):
+            answer = copy.deepcopy(answer)
+            self._edit([answer["data"]])
+        elif self.kind == "edit_rooms" and isinstance(data, dict):
+            answer = copy.deepcopy(answer)
+            self._edit(answer["data"].get("chat_list") or [])
+        elif self.kind == "edit_rooms" and path == CHAT_DATA_PATH:
+            answer = copy.deepcopy(answer)
+            self._edit([item["chat"] for item in answer["data"]])
+        elif self.kind == "edit_messages" and path == CHAT_DATA_PATH:
+            answer = copy.deepcopy(answer)
+            self._edit([m for item in answer["data"] for m in item["message"]])
         return answer
+
+    def _edit(self, targets: list[dict[str, Any]]) -> None:
+        """Merge `body` into the targets (all, or the one at `index`), then delete `remove`."""
+        chosen = targets if self.index is None else targets[self.index : self.index + 1 or None]
+        for target in chosen:
+            target.update(copy.deepcopy(self.body))
+            for name in self.remove:
+                target.pop(name, None)
 
 
 @dataclass(frozen=True)
@@ -156,6 +269,61 @@ class ReceivedRequest:
     query: str
     concurrent: int
     client_port: int
+    # The chat calls' fields, as sent (None when absent).
+    sdate: str | None = None
+    edate: str | None = None
+    ndate: str | None = None
+    page: Any = None
+    limit: Any = None
+    status: Any = None
+    sort_key: str | None = None
+    sort_value: str | None = None
+    room_id: str | None = None
+
+    @property
+    def day(self) -> str:
+        """The day (and time) asked: `start_date`, else `sdate`, else `ndate`; "" for none."""
+        return str(self.start_date or self.sdate or self.ndate or "")
+
+    @property
+    def page_number(self) -> int | None:
+        """The room list's page as a number (1 when not given); None on other paths."""
+        if self.path != CHAT_ROOM_LISTS_PATH:
+            return None
+        if self.page is None:
+            return 1
+        page = str(self.page).strip()
+        return int(page) if page.isdigit() else None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which requests a fault or an action is for: each given criterion must match."""
+
+    day: str | None = None
+    path: str | None = None
+    page: int | None = None
+    room_id: str | None = None
+
+    def matches(self, request: ReceivedRequest) -> bool:
+        # Without a path, `day` is service history's start_date, as it always was: a fault
+        # meant for a day of service history does not hit the room list of that day.
+        asked = str(request.start_date or "") if self.path is None else request.day
+        return (
+            (self.day is None or asked.startswith(self.day))
+            and (self.path is None or request.path == self.path)
+            and (self.page is None or request.page_number == self.page)
+            and (self.room_id is None or request.room_id == self.room_id)
+        )
+
+
+@dataclass
+class _Action:
+    """What `after_answer` was told: call `action` after `times` more matching requests."""
+
+    scope: _Scope
+    action: Callable[[LocalHappyTalk], object]
+    times: int
 
 
 def sample_events(  # noqa: PLR0913 - keyword-only knobs of the sample
@@ -223,6 +391,12 @@ class LocalHappyTalk:
         endpoints: Iterable[str] = tuple(ENDPOINTS),
         tls: bool = False,
         ignore_time_of_day: bool = False,
+        rooms: Iterable[Mapping[str, Any]] = (),
+        chats: bool = True,
+        chat_permission: bool = True,
+        paging_as_strings: bool = False,
+        limit_over_max: LimitOverMax = "clamp",
+        clock: Callable[[], dt.datetime] = korea_now,
     ) -> None:
         """Serve `events` on the paths of `endpoints` (both, unless told otherwise).
 
@@ -234,6 +408,13 @@ class LocalHappyTalk:
         kept in memory and installed nowhere): any client that verifies certificates fails.
         With `ignore_time_of_day`, the server misreads ranges as HappyTalk might: it checks
         them as usual, then answers every row of the start's date, whatever the times.
+
+        The chat calls serve `rooms` (as `sample_rooms` makes them), held in `self.chats`, on
+        their paths (404 with `chats=False`, as a host without them). With
+        `chat_permission=False`, `token` reads service history but gets -502 unAuthorized on
+        the chat paths (A23); it is an attribute, to change while running. `clock` is "now"
+        for the chat calls (today's rooms; rooms and messages added without a date);
+        `paging_as_strings` and `limit_over_max` are `ChatRooms`'s options.
         """
         self.token = token
         self.unauthorized_tokens = set(unauthorized_tokens)
@@ -245,11 +426,22 @@ class LocalHappyTalk:
         self.routes: dict[str, Callable[[Any], dict[str, Any]]] = {
             path: functools.partial(self.answer, endpoint=name) for path, name in self.paths.items()
         }
+        self.chat_permission = chat_permission
+        self.chats = ChatRooms(
+            rooms,
+            clock=clock,
+            paging_as_strings=paging_as_strings,
+            limit_over_max=limit_over_max,
+        )
+        if chats:
+            self.routes[CHAT_ROOM_LISTS_PATH] = self.chat_room_lists
+            self.routes[CHAT_DATA_PATH] = self.chat_data
         self.latency_seconds = latency_seconds
         self.ignore_time_of_day = ignore_time_of_day
         self.requests: list[ReceivedRequest] = []
         self._by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._faults: list[tuple[str | None, Fault]] = []
+        self._faults: list[tuple[_Scope, Fault]] = []
+        self._actions: list[_Action] = []
         self._lock = threading.Lock()
         self._in_progress = 0
         self._connections: set[socket.socket] = set()
@@ -309,23 +501,67 @@ class LocalHappyTalk:
             for rows in self._by_day.values():
                 rows.sort(key=_newest_first, reverse=True)
 
-    def inject(self, fault: Fault, *, times: int = 1, day: str | None = None) -> None:
-        """Misbehave `times` times: on requests whose start_date begins with `day`, or any.
+    def inject(  # noqa: PLR0913 - keyword-only criteria
+        self,
+        fault: Fault,
+        *,
+        times: int = 1,
+        day: str | None = None,
+        path: str | None = None,
+        page: int | None = None,
+        room_id: str | None = None,
+    ) -> None:
+        """Misbehave `times` times, on the requests that match every criterion given (or any).
 
-        `day` is a date (`2024-03-01`) or a date and time (`2024-03-01 12:00:00`).
+        `day` is a date (`2024-03-01`) or a date and time (`2024-03-01 12:00:00`) that the
+        request's `start_date` begins with (given `path`, the room list's `sdate`, else its
+        `ndate`, count too; without `path`, only service-history requests match a `day`);
+        `path` a path; `page` a room-list page (a request without `page` asks for page 1);
+        `room_id` chat_data's room. Faults act in the order they were injected.
         """
+        scope = _Scope(day=day, path=path, page=page, room_id=room_id)
         with self._lock:
-            self._faults.extend([(day, fault)] * times)
+            self._faults.extend([(scope, fault)] * times)
+
+    def after_answer(  # noqa: PLR0913 - keyword-only criteria
+        self,
+        action: Callable[[LocalHappyTalk], object],
+        *,
+        times: int = 1,
+        day: str | None = None,
+        path: str | None = CHAT_ROOM_LISTS_PATH,
+        page: int | None = None,
+        room_id: str | None = None,
+    ) -> None:
+        """Call `action(self)` after answering a matching request, `times` times.
+
+        It runs once the answer is made and before it is sent, so the client's next request
+        sees what it changed: `server.after_answer(lambda s: s.chats.add_room(), page=1)`
+        opens a room while a client pages. The criteria are `inject`'s; `path` defaults to
+        the room list.
+        """
+        scope = _Scope(day=day, path=path, page=page, room_id=room_id)
+        with self._lock:
+            self._actions.append(_Action(scope, action, times))
+
+    def _act_after(self, request: ReceivedRequest) -> None:
+        with self._lock:
+            due = [entry for entry in self._actions if entry.scope.matches(request)]
+            for entry in due:
+                entry.times -= 1
+            self._actions = [entry for entry in self._actions if entry.times > 0]
+        for entry in due:
+            entry.action(self)
 
     def clear_faults(self) -> None:
         """Behave again: forget every fault not yet acted out."""
         with self._lock:
             self._faults.clear()
 
-    def _next_fault(self, start_date: str | None) -> Fault | None:
+    def _next_fault(self, request: ReceivedRequest) -> Fault | None:
         with self._lock:
-            for index, (day, fault) in enumerate(self._faults):
-                if day is None or (start_date or "").startswith(day):
+            for index, (scope, fault) in enumerate(self._faults):
+                if scope.matches(request):
                     del self._faults[index]
                     return fault
         return None
@@ -334,11 +570,14 @@ class LocalHappyTalk:
         """Wait `seconds`; False if the server was stopped meanwhile."""
         return not self._stopping.wait(seconds) if seconds > 0 else not self._stopping.is_set()
 
-    def refuse_token(self, body: Any) -> dict[str, Any] | None:  # noqa: ANN401 - any JSON
-        """HappyTalk's refusal of the token in `body` (any customer-token call), or None."""
+    def refuse_token(self, body: Any, *, permitted: bool = True) -> dict[str, Any] | None:  # noqa: ANN401 - any JSON
+        """HappyTalk's refusal of the token in `body` (any customer-token call), or None.
+
+        `permitted`: whether the server's own token may use this call (A23).
+        """
         token = body.get("token") if isinstance(body, dict) else None  # A2: no object, no token
         if isinstance(token, str) and token == self.token:
-            return None
+            return None if permitted else _fail(*UNAUTHORIZED_FAIL)
         if isinstance(token, str) and token in self.unauthorized_tokens:
             return _fail(*UNAUTHORIZED_FAIL)
         return _fail(*TOKEN_FAIL)
@@ -355,6 +594,16 @@ class LocalHappyTalk:
             rows = [row for row in answer["data"] if "로그인" not in row.get("apply_content", "")]
             return {"result": "success", "data": [_siem(row) for row in rows]}
         return _fail(UNDOCUMENTED_CODE, "format")  # A6
+
+    def chat_room_lists(self, body: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON
+        """HappyTalk's answer to a room-list body (no faults, no latency)."""
+        refusal = self.refuse_token(body, permitted=self.chat_permission)  # A1: the token first
+        return refusal if refusal is not None else self.chats.room_list(body)
+
+    def chat_data(self, body: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON
+        """HappyTalk's answer to a chat_data body: one room with its messages."""
+        refusal = self.refuse_token(body, permitted=self.chat_permission)
+        return refusal if refusal is not None else self.chats.chat_data(body)
 
     def _records(self, body: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON a client sends
         refusal = self.refuse_token(body)  # A1: the token first
@@ -378,6 +627,19 @@ class LocalHappyTalk:
                 if low <= row["request_date"] <= high
             ]
         return {"result": "success", "data": rows}
+
+
+CHAT_REQUEST_FIELDS = (
+    "sdate",
+    "edate",
+    "ndate",
+    "page",
+    "limit",
+    "status",
+    "sort_key",
+    "sort_value",
+    "room_id",
+)
 
 
 def _newest_first(row: dict[str, Any]) -> tuple[str, int]:
@@ -487,20 +749,20 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         fields = body if isinstance(body, dict) else {}
         path, _, query = self.path.partition("?")
-        happytalk.requests.append(
-            ReceivedRequest(
-                path=path,
-                start_date=fields.get("start_date"),
-                end_date=fields.get("end_date"),
-                token_matched=fields.get("token") == happytalk.token,
-                format=fields.get("format"),
-                content_type=self.headers.get("Content-Type"),
-                received_at=time.monotonic(),
-                query=query,
-                concurrent=concurrent,
-                client_port=int(self.client_address[1]),
-            )
+        received = ReceivedRequest(
+            path=path,
+            start_date=fields.get("start_date"),
+            end_date=fields.get("end_date"),
+            token_matched=fields.get("token") == happytalk.token,
+            format=fields.get("format"),
+            content_type=self.headers.get("Content-Type"),
+            received_at=time.monotonic(),
+            query=query,
+            concurrent=concurrent,
+            client_port=int(self.client_address[1]),
+            **{name: fields.get(name) for name in CHAT_REQUEST_FIELDS},
         )
+        happytalk.requests.append(received)
         route = happytalk.routes.get(path)
         if route is None:
             self._send(
@@ -514,12 +776,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not happytalk._pause(delay):  # noqa: SLF001 - stopped meanwhile
             self._drop()
             return
-        fault = happytalk._next_fault(fields.get("start_date"))  # noqa: SLF001 - our own class
+        fault = happytalk._next_fault(received)  # noqa: SLF001 - our own class
         if fault is not None and self._misbehave(fault, happytalk):
             return
         answer = route(body)
+        happytalk._act_after(received)  # noqa: SLF001
         if fault is not None:
-            answer = fault.amend(answer)
+            answer = fault.amend(answer, path)
         payload = json.dumps(answer, ensure_ascii=False).encode()
         if fault is not None and fault.kind == "truncate":
             self.send_response(HTTPStatus.OK)
@@ -585,14 +848,27 @@ def main() -> None:
     parser.add_argument("--first-day", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1))
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--per-day", type=int, default=40)
+    parser.add_argument("--rooms-per-day", type=int, default=5, help="chat rooms a day")
+    parser.add_argument("--messages-per-room", type=int, default=8, help="at least 3")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     args = parser.parse_args()
+    if args.rooms_per_day and args.messages_per_room < 3:  # noqa: PLR2004 - see sample_rooms
+        parser.error("--messages-per-room: a sample room has at least 3 messages")
     events = sample_events(args.first_day, args.days, args.per_day)
+    rooms = sample_rooms(args.first_day, args.days, args.rooms_per_day, args.messages_per_room)
     server = LocalHappyTalk(
-        events, token=args.token, latency_seconds=args.latency_ms / 1000, port=args.port
+        events,
+        rooms=rooms,
+        token=args.token,
+        latency_seconds=args.latency_ms / 1000,
+        port=args.port,
     )
-    print(f"HappyTalk-compatible server on {server.url} with {len(events)} events")  # noqa: T201
+    messages = sum(len(room["message"]) for room in rooms)
+    print(  # noqa: T201
+        f"HappyTalk-compatible server on {server.url} with {len(events)} events, "
+        f"{len(rooms)} chat rooms and {messages} messages"
+    )
     try:
         server.start()._thread.join()  # noqa: SLF001
     except KeyboardInterrupt:
