@@ -38,6 +38,7 @@ from singer_sdk.singerlib import RecordMessage
 
 from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.records import RowConverter
+from tap_happytalk.streams import SCHEMA
 from tap_happytalk.windows import DayWindow
 from tap_happytalk.writer import StateFlushingWriter
 
@@ -205,7 +206,7 @@ def per_record_costs(tap_seconds_per_record: float) -> list[str]:
     rows = sample_events(FIRST_DAY, 1, 10_000)[::-1]
     content = msgspec.json.encode({"result": "success", "data": rows})
     window = DayWindow(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2))  # noqa: DTZ001
-    converter = RowConverter(ZoneInfo("Asia/Seoul"))
+    converter = RowConverter(ZoneInfo("Asia/Seoul"), frozenset(SCHEMA["properties"]))
     records = converter.records([(window, msgspec.json.decode(content)["data"])], window)
     writer = StateFlushingWriter()
     extracted = dt.datetime.now(dt.timezone.utc)

@@ -1,10 +1,13 @@
-"""HappyTalk requests for a window: the POST, its retries, its splitting, what an answer means.
+"""HappyTalk's customer-token calls: the POST, its retries, what an answer means.
 
-Retries live here and only here: HTTP 429 and 5xx, timeouts and broken connections are
-retried with exponential backoff and full jitter, or after the server's `Retry-After` (which
-pauses every request, through the shared `RequestPacer`). A window that still fails is asked
-again in halves. Failures that no retry can mend (a redirect, a certificate that fails
-verification, an unknown host, an invalid URL, HTTP 4xx) end the run at once.
+Every HappyTalk call (service history, the room list, one room) goes through one client, so
+the transport is decided in one place:
+- HTTP 429 and 5xx, timeouts and broken connections are retried with exponential backoff and
+  full jitter, or after the server's `Retry-After`, which pauses every request of the run
+  through the shared `RequestPacer`;
+- what no retry can mend (a redirect, a certificate that fails verification, an unknown host,
+  a proxy that refuses, an invalid URL, HTTP 4xx) ends the run at once, in one line;
+- a service-history window that keeps timing out or failing with 5xx is asked again in halves.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import json
 import logging
 import random
 import socket
+import ssl
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,80 +39,112 @@ from tap_happytalk.errors import (
 from tap_happytalk.pacing import PacerClosedError, RequestPacer
 
 if TYPE_CHECKING:
-    from tap_happytalk.endpoints import Endpoint
+    from collections.abc import Callable, Mapping
+
     from tap_happytalk.settings import Secret
     from tap_happytalk.windows import DayWindow
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
 RETRY_AFTER_CAP_SECONDS = 300.0
-TRANSIENT_EXCEPTIONS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
-# What no retry can mend, with what to check. Tried in order: an SSLError is a ConnectionError.
-PERMANENT_TRANSPORT_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+# A day HappyTalk keeps failing to answer is asked again in halves, down to this size; the
+# halves get one retry each, so a hopeless day costs a bounded number of requests.
+SMALLEST_SPLIT = dt.timedelta(minutes=15)
+SPLIT_RETRIES = 1
+FAIL_DETAIL_KEYS = ("code", "error_code", "fail_code", "message", "msg", "error", "reason")
+JSON_HEADERS = {"Content-Type": "application/json"}
+SNIPPET_LENGTH = 120
+
+logger = logging.getLogger(__name__)
+
+
+def _is_unknown_host(cause: BaseException) -> bool:
+    # Only "no such name": a resolver that is briefly unreachable (EAI_AGAIN) may recover.
+    unknown = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+    return isinstance(cause, socket.gaierror) and cause.errno in unknown
+
+
+def _is_plain_http_behind_https(cause: BaseException) -> bool:
+    return isinstance(cause, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(cause)
+
+
+# What no retry can mend, with what to check; anything else on the wire is retried.
+PERMANENT_TRANSPORT_FAILURES: tuple[tuple[Callable[[BaseException], bool], str], ...] = (
     (
-        requests.exceptions.SSLError,
+        lambda cause: isinstance(cause, ssl.SSLCertVerificationError),
         (
             "the TLS certificate of {host} failed verification; check api_url, and that this "
             "machine trusts the certificate (REQUESTS_CA_BUNDLE for a private CA)"
         ),
     ),
     (
-        socket.gaierror,
+        _is_plain_http_behind_https,
+        "{host} does not speak TLS on that port; check that api_url should be https",
+    ),
+    (
+        _is_unknown_host,
         "the host name {host} could not be resolved; check api_url and this machine's DNS",
     ),
     (
-        requests.exceptions.InvalidURL,
+        lambda cause: isinstance(cause, requests.exceptions.ProxyError),
+        "the proxy refused the connection; check HTTPS_PROXY / HTTP_PROXY and NO_PROXY",
+    ),
+    (
+        lambda cause: isinstance(cause, requests.exceptions.InvalidURL),
         "{url} is not a valid URL; check api_url",
     ),
     (
-        requests.exceptions.InvalidSchema,
+        lambda cause: isinstance(
+            cause, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)
+        ),
         "{url} is not an http(s) URL; check api_url",
     ),
 )
-# A day HappyTalk keeps failing to answer is asked again in halves, down to this size; the
-# halves get one retry each, so a hopeless day costs a bounded number of requests.
-SMALLEST_SPLIT = dt.timedelta(minutes=15)
-SPLIT_RETRIES = 1
-FAIL_DETAIL_KEYS = ("code", "error_code", "fail_code", "message", "msg", "error", "reason")
 
-logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class Api:
+    """One HappyTalk call: its path, and what to check when a URL does not serve it."""
+
+    path: str
+    not_found: str = "no such HappyTalk API at this URL: check api_url"
 
 
 class HappyTalkClient:
-    """Posts service-history requests; safe to share between threads."""
+    """Posts to HappyTalk's customer-token APIs; safe to share between threads."""
 
     def __init__(  # noqa: PLR0913 - each argument is a setting
         self,
         *,
         api_url: str,
-        endpoint: Endpoint,
         token: Secret,
         timeout_seconds: float,
         max_retries: int,
         user_agent: str,
         pacer: RequestPacer,
         stream_name: str,
+        trust_proxy_env: bool = True,
     ) -> None:
-        """Prepare a client; no connection is made until the first request."""
-        self.url = api_url + endpoint.path
+        """Prepare a client; no connection is made until the first request.
+
+        `trust_proxy_env` false ignores HTTP(S)_PROXY, for a plain-http URL whose token must
+        not travel through a proxy nobody chose for it.
+        """
+        self.api_url = api_url
         self.host = urlsplit(api_url).hostname or api_url
-        self._endpoint = endpoint
         self._token = token
         self._timeout = timeout_seconds
         self._max_retries = max_retries
         self._user_agent = user_agent
+        self._trust_proxy_env = trust_proxy_env
         self._pacer = pacer
         self._stopping = threading.Event()
         self._local = threading.local()
-        self.metrics = RequestMetrics(stream_name, endpoint.path)
+        self.metrics = RequestMetrics(stream_name)
 
     def __repr__(self) -> str:
         """Where it posts; never the token."""
-        return f"HappyTalkClient({self.url!r})"
+        return f"HappyTalkClient({self.api_url!r})"
 
     @property
     def _session(self) -> requests.Session:
@@ -116,33 +153,82 @@ class HappyTalkClient:
         if session is None:
             session = requests.Session()
             session.headers["User-Agent"] = self._user_agent
+            session.trust_env = self._trust_proxy_env
             self._local.session = session
         return session
-
-    def post(self, window: DayWindow) -> list[tuple[DayWindow, bytes]]:
-        """HappyTalk's answers for `window`, undecoded (compact while they wait their turn).
-
-        One answer, or one per piece when HappyTalk kept timing out or failing with 5xx on the
-        whole window: then it is asked again in halves, down to `SMALLEST_SPLIT`. Each answer
-        comes with the piece it answers.
-
-        Raises:
-            HappyTalkUnavailableError: HTTP failures outlasted every retry and every split.
-        """
-        return self._post_or_split(window, self._max_retries, piece=False)
 
     def close(self) -> None:
         """Stop: requests still waiting to retry give up at once, so the run can end."""
         self._stopping.set()
         self._pacer.close()
 
-    def _post_or_split(
-        self, window: DayWindow, retries: int, *, piece: bool
+    def post(
+        self,
+        api: Api,
+        fields: Mapping[str, object],
+        what: str,
+        *,
+        kind: str,
+        retries: int | None = None,
+    ) -> bytes:
+        """HappyTalk's answer to `fields` (and the token) at `api`, undecoded.
+
+        `what` names the request in messages ("2024-03-01 00:00:00..23:59:59", "room X");
+        `kind` tags its metrics (a retry is tagged `retry`).
+
+        Raises:
+            HappyTalkUnavailableError: HappyTalk could not be asked, or failures outlasted
+                every retry (then a `_RetriesExhaustedError`).
+        """
+        retries = self._max_retries if retries is None else retries
+        for retry in range(retries + 1):
+            try:
+                with self._pacer.slot():
+                    content = self._attempt(api, fields, what, "retry" if retry else kind)
+            except PacerClosedError:  # noqa: PERF203 - retrying is the point
+                msg = f"the run stopped before asking HappyTalk for {what}"
+                raise HappyTalkUnavailableError(msg) from None
+            except _TransientError as failure:
+                if retry == retries or self._stopping.is_set():
+                    msg = (
+                        f"HappyTalk did not answer POST {self.api_url}{api.path} for {what} after "
+                        f"{retry + 1} attempts: {failure.problem}"
+                    )
+                    raise _RetriesExhaustedError(msg, failure) from None
+                self._wait_before_retry(failure, retry + 1, retries, what)
+            else:
+                self._pacer.succeeded()
+                return content
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def post_window(
+        self, api: Api, window: DayWindow, fields: Mapping[str, object]
     ) -> list[tuple[DayWindow, bytes]]:
+        """HappyTalk's answers for a service-history `window`, each with the piece it answers.
+
+        One answer, or one per piece when HappyTalk kept timing out or failing with 5xx on the
+        whole window: then it is asked again in halves, down to `SMALLEST_SPLIT`.
+
+        Raises:
+            HappyTalkUnavailableError: HTTP failures outlasted every retry and every split.
+        """
+        return self._post_or_split(api, window, fields, self._max_retries, piece=False)
+
+    def _post_or_split(
+        self,
+        api: Api,
+        window: DayWindow,
+        fields: Mapping[str, object],
+        retries: int,
+        *,
+        piece: bool,
+    ) -> list[tuple[DayWindow, bytes]]:
+        body = {**fields, "start_date": window.api_start, "end_date": window.api_end}
+        kind = "split" if piece else "window"
         try:
-            return [(window, self._post(window, retries, piece=piece))]
+            answer = self.post(api, body, str(window), kind=kind, retries=retries)
         except _RetriesExhaustedError as exhausted:
-            splittable = not exhausted.throttled and not self._stopping.is_set()
+            splittable = exhausted.splittable and not self._stopping.is_set()
             halves = window.halves(SMALLEST_SPLIT) if splittable else None
             if halves is None:
                 split = " (split as small as the tap goes)" if piece and splittable else ""
@@ -153,42 +239,24 @@ class HappyTalkClient:
                 exhausted.problem,
             )
             return [
-                answer
+                piece_answer
                 for half in halves
-                for answer in self._post_or_split(half, SPLIT_RETRIES, piece=True)
+                for piece_answer in self._post_or_split(
+                    api, half, fields, SPLIT_RETRIES, piece=True
+                )
             ]
-
-    def _post(self, window: DayWindow, retries: int, *, piece: bool) -> bytes:
-        for retry in range(retries + 1):
-            try:
-                with self._pacer.slot():
-                    content = self._attempt(window, retry=retry, piece=piece)
-            except PacerClosedError:  # noqa: PERF203 - retrying is the point
-                msg = f"the run stopped before asking HappyTalk for {window}"
-                raise HappyTalkUnavailableError(msg) from None
-            except _TransientError as failure:
-                if retry == retries or self._stopping.is_set():
-                    msg = (
-                        f"HappyTalk did not answer POST {self.url} for {window} after "
-                        f"{retry + 1} attempts: {failure.problem}"
-                    )
-                    raise _RetriesExhaustedError(msg, failure) from None
-                self._wait_before_retry(failure, retry + 1, retries, window)
-            else:
-                self._pacer.succeeded()
-                return content
-        raise AssertionError  # pragma: no cover - the loop returns or raises
+        return [(window, answer)]
 
     def _wait_before_retry(
-        self, failure: _TransientError, retry: int, retries: int, window: DayWindow
+        self, failure: _TransientError, retry: int, retries: int, what: str
     ) -> None:
         """Back off this request; when HappyTalk asked to slow down, pause every request."""
         if failure.throttled:
             delay = failure.retry_after if failure.retry_after is not None else _backoff(retry)
             self._pacer.throttled(delay)
             logger.warning(
-                "Window %s: %s; all requests pause %.1fs, then at most %d at once (retry %d of %d)",
-                window,
+                "%s: %s; all requests pause %.1fs, then at most %d at once (retry %d of %d)",
+                what,
                 failure.problem,
                 delay,
                 self._pacer.limit,
@@ -198,36 +266,22 @@ class HappyTalkClient:
             return  # the pacer holds this request back with the others
         delay = _backoff(retry)
         logger.warning(
-            "Window %s: %s; retry %d of %d in %.1fs",
-            window,
-            failure.problem,
-            retry,
-            retries,
-            delay,
+            "%s: %s; retry %d of %d in %.1fs", what, failure.problem, retry, retries, delay
         )
         self._stopping.wait(delay)
 
-    def _body(self, window: DayWindow) -> bytes:
-        """The request body; built at the last moment, so the token is held in one place."""
-        return msgspec.json.encode(
-            {
-                "token": self._token.reveal(),
-                "start_date": window.api_start,
-                "end_date": window.api_end,
-                **self._endpoint.body,
-            }
-        )
-
-    def _attempt(self, window: DayWindow, *, retry: int, piece: bool) -> bytes:
+    def _attempt(self, api: Api, fields: Mapping[str, object], what: str, kind: str) -> bytes:
         """Send once; raise `_TransientError` if the failure is worth retrying."""
+        url = self.api_url + api.path
         started = time.monotonic()
         status: int | None = None
         try:
-            # Never follow a redirect: requests would POST the body, token and all, to
+            # The body is built here, at the last moment, so the token is held in one place.
+            # Redirects are never followed: requests would POST the body, token and all, to
             # wherever the Location header points.
             response = self._session.post(
-                self.url,
-                data=self._body(window),
+                url,
+                data=msgspec.json.encode({"token": self._token.reveal(), **fields}),
                 headers=JSON_HEADERS,
                 timeout=self._timeout,
                 allow_redirects=False,
@@ -235,22 +289,22 @@ class HappyTalkClient:
             status = response.status_code
         except requests.Timeout:
             raise _TransientError(f"no answer within {self._timeout:g}s") from None
-        except TRANSIENT_EXCEPTIONS as exc:
-            self._raise_if_permanent(exc, window)
-            raise _TransientError(f"connection failed ({type(exc).__name__})") from None
+        except requests.exceptions.ChunkedEncodingError:
+            # Cut off mid-answer: perhaps an answer too large, which a smaller window mends.
+            raise _TransientError("the answer was cut off") from None
         except requests.RequestException as exc:
-            self._raise_if_permanent(exc, window)
-            msg = f"POST {self.url} for {window} failed: {type(exc).__name__}"
-            raise HappyTalkUnavailableError(msg) from None
+            self._raise_if_permanent(exc, url, what)
+            problem = f"connection failed ({type(exc).__name__})"
+            raise _TransientError(problem, splittable=False) from None
         finally:
-            self.metrics.attempted(time.monotonic() - started, status, retry=retry, piece=piece)
+            self.metrics.attempted(api.path, time.monotonic() - started, status, kind)
 
-        if response.is_redirect or 300 <= status < 400:  # noqa: PLR2004 - HTTP's own numbers
+        if 300 <= status < 400:  # noqa: PLR2004 - HTTP's own numbers
             target = urlsplit(response.headers.get("Location", "")).hostname or "no host given"
             msg = (
-                f"HappyTalk answered HTTP {status} to POST {self.url} for {window}, redirecting "
-                f"to {target}; the tap follows no redirect, since it would carry the token "
-                "there: check api_url"
+                f"HappyTalk answered HTTP {status} to POST {url} for {what}, redirecting to "
+                f"{target}; the tap follows no redirect, since it would carry the token there: "
+                "check api_url"
             )
             raise HappyTalkUnavailableError(msg)
         if status == 429 or status >= 500:  # noqa: PLR2004 - HTTP's own numbers
@@ -258,63 +312,50 @@ class HappyTalkClient:
             throttled = status == 429 or wait is not None  # noqa: PLR2004
             raise _TransientError(f"HTTP {status}", wait, throttled=throttled)
         if status != 200:  # noqa: PLR2004
-            hint = (
-                f" (no '{self._endpoint.name}' endpoint at this URL: check the `endpoint` "
-                "setting, customer or bnd, and api_url)"
-                if status in {404, 405}
-                else ""
-            )
-            msg = f"HappyTalk answered HTTP {status} to POST {self.url} for {window}{hint}"
+            hint = f" ({api.not_found})" if status in {404, 405} else ""
+            msg = f"HappyTalk answered HTTP {status} to POST {url} for {what}{hint}"
             raise HappyTalkUnavailableError(msg)
         return response.content
 
-    def _raise_if_permanent(self, failure: Exception, window: DayWindow) -> None:
+    def _raise_if_permanent(self, failure: Exception, url: str, what: str) -> None:
         """End the run at once for a transport failure that no retry can mend."""
         causes = _causes(failure)
-        for kind, advice in PERMANENT_TRANSPORT_FAILURES:
-            if any(isinstance(cause, kind) for cause in causes):
-                what = advice.format(host=self.host, url=self.url)
-                msg = f"HappyTalk cannot be reached for {window}: {what}"
+        for is_it, advice in PERMANENT_TRANSPORT_FAILURES:
+            if any(is_it(cause) for cause in causes):
+                detail = advice.format(host=self.host, url=url)
+                msg = f"HappyTalk cannot be reached for {what}: {detail}"
                 raise HappyTalkUnavailableError(msg) from None
 
-    def read_answer(self, content: bytes, window: DayWindow) -> list[dict[str, Any]]:
-        """The records in HappyTalk's answer for `window`, in the order it sent them.
+    def answer(self, content: bytes, what: str) -> dict[str, Any]:
+        """HappyTalk's successful answer as a JSON object.
 
         Raises:
-            HappyTalkRefusedError: HappyTalk answered `result: fail`.
-            HappyTalkResponseError: The answer is not a service-history response.
+            HappyTalkRefusedError: HappyTalk answered `result: fail`; the error carries its
+                code, read as a number when it is one.
+            HappyTalkResponseError: The answer is not JSON, not an object, or has no
+                `result: success`.
         """
         try:
             body = msgspec.json.decode(content)
         except msgspec.DecodeError:
-            text = content[:120].decode("utf-8", errors="replace")
-            snippet = redact(text, self._token.reveal()).replace("\n", " ")
-            msg = f"HappyTalk's answer for {window} is not JSON: {snippet!r}"
+            # Redact before cutting, so no part of the token survives at the cut.
+            text = redact(content[:4096].decode("utf-8", errors="replace"), self._token.reveal())
+            snippet = text[:SNIPPET_LENGTH].replace("\n", " ")
+            msg = f"HappyTalk's answer for {what} is not JSON: {snippet!r}"
             raise HappyTalkResponseError(msg) from None
         if not isinstance(body, dict):
-            msg = f"HappyTalk's answer for {window} is not a JSON object"
+            msg = f"HappyTalk's answer for {what} is not a JSON object"
             raise HappyTalkResponseError(msg)
-        return self._records(body, window)
-
-    def _records(self, body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
         result = body.get("result")
         if result == "fail":
             detail = self._fail_detail(body)
-            advice = fail_code_advice(body.get("code"), window)
-            msg = f"HappyTalk refused the request for {window}: {detail}"
-            raise HappyTalkRefusedError(f"{msg}: {advice}" if advice else msg)
+            advice = fail_code_advice(body.get("code"), what)
+            msg = f"HappyTalk refused the request for {what}: {detail}"
+            raise HappyTalkRefusedError(f"{msg}: {advice}" if advice else msg, body.get("code"))
         if result != "success":
-            msg = f"HappyTalk's answer for {window} has result {result!r}, not 'success'"
+            msg = f"HappyTalk's answer for {what} has result {result!r}, not 'success'"
             raise HappyTalkResponseError(msg)
-        data = body.get("data")
-        if data is None:
-            # An empty day may come without a list; say so, since it could also hide a fault.
-            logger.warning("HappyTalk answered %s without 'data': taken as no events", window)
-            return []
-        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-            msg = f"HappyTalk's answer for {window} has 'data' that is not a list of records"
-            raise HappyTalkResponseError(msg)
-        return data
+        return body
 
     def _fail_detail(self, body: dict[str, Any]) -> str:
         """HappyTalk's code and message, whatever names it gives them."""
@@ -329,63 +370,63 @@ class HappyTalkClient:
 
 
 class _TransientError(Exception):
-    """A failure worth retrying: what went wrong, and whether HappyTalk asked to slow down."""
+    """A failure worth retrying: what went wrong, and what may mend it.
+
+    `throttled`: HappyTalk asked to slow down (pause everyone; splitting would not help).
+    `splittable`: asking for less might help (timeouts, 5xx, a cut-off answer), where a
+    refused or reset connection says nothing about the size of the request.
+    """
 
     def __init__(
-        self, problem: str, retry_after: float | None = None, *, throttled: bool = False
+        self,
+        problem: str,
+        retry_after: float | None = None,
+        *,
+        throttled: bool = False,
+        splittable: bool = True,
     ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.retry_after = retry_after
         self.throttled = throttled
+        self.splittable = splittable and not throttled
 
 
 class _RetriesExhaustedError(HappyTalkUnavailableError):
-    """Every retry of one request failed; the window may still be asked in halves."""
+    """Every retry of one request failed; a window may still be asked in halves."""
 
     def __init__(self, message: str, last: _TransientError) -> None:
         super().__init__(message)
         self.problem = last.problem
-        self.throttled = last.throttled
-
-
-JSON_HEADERS = {"Content-Type": "application/json"}
+        self.splittable = last.splittable
 
 
 class RequestMetrics:
     """The SDK's HTTP metrics for one stream's requests, safe to share between threads.
 
-    Every attempt logs an `http_request_duration` timer point, tagged with its HTTP status
-    (none for a transport failure) and whether it was a retry or a piece of a split window.
-    `http_request_count` counters, one per kind of request (window, retry, split piece), are
-    logged at `close()`, and on the SDK's interval while the run goes on.
+    Every attempt logs an `http_request_duration` timer point, tagged with the endpoint (its
+    path), its HTTP status (none for a transport failure) and its kind (`window`, `split`,
+    `page`, `room`, or `retry` for any retry). `http_request_count` counters, one per endpoint
+    and kind, are logged at `close()`, and on the SDK's interval while the run goes on.
     """
 
-    KINDS = ("window", "retry", "split")
-
-    def __init__(self, stream: str, endpoint: str) -> None:
-        """Meter requests of `stream` to `endpoint` (a path)."""
-        self._tags: dict[str, Any] = {
-            metrics.Tag.STREAM: stream,
-            metrics.Tag.ENDPOINT: endpoint,
-        }
+    def __init__(self, stream: str) -> None:
+        """Meter the requests of `stream`."""
+        self._stream = stream
         self._logger = metrics.get_metrics_logger()
         self._lock = threading.Lock()
-        self._counters = {
-            kind: metrics.http_request_counter(stream, endpoint, request_kind=kind)
-            for kind in self.KINDS
-        }
+        self._counters: dict[tuple[str, str], metrics.Counter] = {}
 
-    def attempted(self, seconds: float, status: int | None, *, retry: int, piece: bool) -> None:
+    def attempted(self, endpoint: str, seconds: float, status: int | None, kind: str) -> None:
         """One request went out and came back (or failed) after `seconds`."""
-        kind = "retry" if retry else "split" if piece else "window"
         succeeded = status is not None and status < 300  # noqa: PLR2004 - HTTP's own numbers
         point = metrics.Point(
             "timer",
             metric=metrics.Metric.HTTP_REQUEST_DURATION,
             value=seconds,
             tags={
-                **self._tags,
+                metrics.Tag.STREAM: self._stream,
+                metrics.Tag.ENDPOINT: endpoint,
                 metrics.Tag.HTTP_STATUS_CODE: status,
                 metrics.Tag.STATUS: metrics.Status.SUCCEEDED
                 if succeeded
@@ -395,13 +436,18 @@ class RequestMetrics:
         )
         with self._lock:
             metrics.log(self._logger, point)
-            self._counters[kind].increment()
+            counter = self._counters.get((endpoint, kind))
+            if counter is None:
+                counter = metrics.http_request_counter(self._stream, endpoint, request_kind=kind)
+                self._counters[endpoint, kind] = counter
+            counter.increment()
 
     def close(self) -> None:
         """Log the final counts."""
         with self._lock:
             for counter in self._counters.values():
                 counter.exit()
+            self._counters.clear()
 
 
 def _causes(failure: BaseException) -> list[BaseException]:

@@ -6,11 +6,6 @@ exit, at the command-line edge (`TapHappyTalk.invoke`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from tap_happytalk.windows import DayWindow
-
 # HappyTalk's documented fail codes of its customer-token APIs, as advice a person can act on.
 FAIL_CODE_ADVICE = {
     -501: (
@@ -21,9 +16,10 @@ FAIL_CODE_ADVICE = {
         "this token may not use this API; ask your HappyTalk administrator or HappyTalk to "
         "allow it, or use a token that may"
     ),
+    -503: "HappyTalk knows no such room or customer (it may have been deleted)",
     -504: (
         "HappyTalk says the range is longer than it allows, which is a fault in the tap's own "
-        "windows: please report it to tap-happytalk with the window {window}"
+        "windows: please report it to tap-happytalk, naming {what}"
     ),
 }
 
@@ -42,25 +38,39 @@ class ConfigError(TapHappyTalkError):
 
 
 class HappyTalkRefusedError(TapHappyTalkError):
-    """HappyTalk answered `result: fail` for a window."""
+    """HappyTalk answered `result: fail`; `code` is its fail code as a number, if it is one."""
+
+    def __init__(self, message: str, code: object = None) -> None:
+        """Say what was refused, keeping HappyTalk's code for callers that decide on it."""
+        super().__init__(message)
+        self.code = fail_code_number(code)
 
 
 class HappyTalkUnavailableError(TapHappyTalkError):
-    """HTTP failures persisted through every retry, or the request cannot succeed."""
+    """HappyTalk could not be asked, or did not answer over HTTP in a usable way.
+
+    Failures that outlasted every retry, and those no retry can mend: a redirect, HTTP 4xx,
+    a certificate that fails verification, an unknown host.
+    """
 
 
 class HappyTalkResponseError(TapHappyTalkError):
     """HappyTalk answered with something that is not a service-history response."""
 
 
-def fail_code_advice(code: object, window: DayWindow | str) -> str | None:
-    """What to do about a documented fail `code` (an int, or its text); None if unknown."""
+def fail_code_number(code: object) -> int | None:
+    """HappyTalk's fail code as a number: it documents ints, and may send their text."""
     try:
-        number = int(str(code).strip())
+        return int(str(code).strip())
     except ValueError:
         return None
-    advice = FAIL_CODE_ADVICE.get(number)
-    return advice.format(window=window) if advice else None
+
+
+def fail_code_advice(code: object, what: str) -> str | None:
+    """What to do about a documented fail `code` for the request `what`; None if unknown."""
+    number = fail_code_number(code)
+    advice = FAIL_CODE_ADVICE.get(number) if number is not None else None
+    return advice.format(what=what) if advice else None
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 from tap_happytalk.errors import HappyTalkResponseError
@@ -16,19 +17,9 @@ if TYPE_CHECKING:
     from tap_happytalk.windows import DayWindow
 
 WALL_CLOCK_LENGTH = len("2022-05-26 17:14:28")
-FIELDS = frozenset(
-    (
-        "id",
-        "type",
-        "kind",
-        "request_user",
-        "request_content",
-        "request_date",
-        "apply_id",
-        "apply_content",
-        "apply_date",
-    )
-)
+WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
+# What HappyTalk sends for a time that has not happened (PHP's zero date), or none at all.
+NO_TIME = (None, "", "0000-00-00 00:00:00")
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +32,28 @@ class RowConverter:
     then the string is assembled; an ambiguous hour takes its earlier offset.
     """
 
-    def __init__(self, zone: dt.tzinfo) -> None:
-        """Convert into `zone`."""
+    def __init__(self, zone: dt.tzinfo, fields: frozenset[str]) -> None:
+        """Convert into `zone`, keeping `fields` (the stream's schema properties)."""
         self.zone = zone
+        self.fields = fields
         self._offsets: dict[str, str] = {}
         self.unknown_fields: set[str] = set()
 
     def aware(self, value: Any) -> str | None:  # noqa: ANN401 - whatever HappyTalk sent
         """`2022-05-26 17:14:28` -> `2022-05-26T17:14:28+09:00`; None if not `Y-m-d H:i:s`.
 
-        That covers a missing value, "" and PHP's "0000-00-00 00:00:00", which `apply_date`
-        may carry and which become null.
+        Exactly that shape: `fromisoformat` alone would also take `2024-03-01 12:00+09` or
+        ISO week dates, differently from one Python version to the next.
         """
-        if not isinstance(value, str) or len(value) != WALL_CLOCK_LENGTH or value[10] != " ":
+        if (
+            not isinstance(value, str)
+            or len(value) != WALL_CLOCK_LENGTH
+            or WALL_CLOCK.fullmatch(value) is None
+        ):
             return None
         try:
             wall_clock = dt.datetime.fromisoformat(value)
-        except ValueError:
+        except ValueError:  # a month 13, a 25th hour
             return None
         hour = value[:13]
         offset = self._offsets.get(hour)
@@ -75,15 +71,16 @@ class RowConverter:
         to be split) with the rows HappyTalk sent for it, newest first. Ties on
         `request_date` are broken by numeric `id`, so the order is total and the same on every
         run. The rows are changed in place:
-        - the two timestamps get the offset of `zone`;
+        - the two timestamps get the offset of `zone`; `apply_date` may be empty or PHP's zero
+          date, which become null;
         - every other field is a string as HappyTalk sent it; a number becomes its JSON text;
         - fields the schema does not describe are left out (and named once in a warning);
         - a row dated outside the piece it was asked for is left out, with one warning per
           window that counts them: the piece its date falls in carries it.
 
         Raises:
-            HappyTalkResponseError: A row has no `id`, no usable `request_date`, or a field
-                that cannot be made a string.
+            HappyTalkResponseError: A row has no `id`, no usable `request_date`, a malformed
+                `apply_date`, or a field that cannot be made a string.
         """
         keyed: list[tuple[str, int, str, dict[str, Any]]] = []
         outside: list[tuple[object, object]] = []
@@ -105,13 +102,13 @@ class RowConverter:
                 if not first <= cast("str", sent) <= last:
                     outside.append((ident, sent))
                     continue
-                if not row.keys() <= FIELDS:
-                    _drop_unknown_fields(row, self.unknown_fields)
+                if not row.keys() <= self.fields:
+                    _drop_unknown_fields(row, self.fields, self.unknown_fields)
                 for name, value in row.items():
                     if type(value) is not str and value is not None:
                         row[name] = _as_text(name, value, ident, window)
                 row["request_date"] = request_date
-                row["apply_date"] = self.aware(row.get("apply_date"))
+                row["apply_date"] = self._optional_time(row, "apply_date", window)
                 # Within one window the offset only changes when the wall clock repeats an
                 # hour, so the wall-clock text orders the rows. A numeric string with more
                 # digits is the larger number; this avoids int() on ids.
@@ -130,6 +127,24 @@ class RowConverter:
         keyed.sort(key=_without_row)
         return [entry[3] for entry in keyed]
 
+    def _optional_time(self, row: dict[str, Any], name: str, window: DayWindow) -> str | None:
+        """A timestamp that may be absent; anything but absent or `Y-m-d H:i:s` is refused.
+
+        Raises:
+            HappyTalkResponseError: The value is there but not a `Y-m-d H:i:s` time.
+        """
+        value = row.get(name)
+        if value in NO_TIME:
+            return None
+        converted = self.aware(value)
+        if converted is None:
+            msg = (
+                f"HappyTalk sent record {row.get('id')} for {window} with {name} {value!r}, "
+                "not Y-m-d H:i:s"
+            )
+            raise HappyTalkResponseError(msg)
+        return converted
+
 
 def _as_text(name: str, value: object, ident: object, window: DayWindow) -> str:
     """A number HappyTalk sent where the schema says string, as its JSON text.
@@ -146,8 +161,8 @@ def _as_text(name: str, value: object, ident: object, window: DayWindow) -> str:
     raise HappyTalkResponseError(msg)
 
 
-def _drop_unknown_fields(row: dict[str, Any], reported: set[str]) -> None:
-    unknown = row.keys() - FIELDS
+def _drop_unknown_fields(row: dict[str, Any], known: frozenset[str], reported: set[str]) -> None:
+    unknown = row.keys() - known
     for name in unknown:
         del row[name]
     if not unknown <= reported:

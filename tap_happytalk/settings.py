@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS, ENVIRONMENTS, Endpoint
 from tap_happytalk.errors import ConfigError
@@ -121,10 +123,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=300,
         title="End margin (seconds)",
         description=(
-            "Without `end_date`, a run reads events only up to this many seconds before now, "
-            "and the next run continues from there: HappyTalk may record an event a moment "
-            "after it happened, and a run that had already passed that second would never "
-            "see it. 0 reads up to the current second."
+            "A run reads events only up to this many seconds before now (an `end_date` later "
+            "than that waits too), and the next run continues from there: HappyTalk may "
+            "record an event a moment after it happened, and a run that had already passed "
+            "that second would never see it. 0 reads up to the current second."
         ),
     ),
     th.Property(
@@ -237,6 +239,9 @@ class Settings:
     end: dt.datetime | None
     endpoint: Endpoint
     api_url: str
+    # A plain-http URL (loopback, or allowed) must not send the token through a proxy that only
+    # the environment chose; https keeps honouring HTTPS_PROXY.
+    trust_proxy_env: bool
     zone: ZoneInfo
     lookback: dt.timedelta
     end_margin: dt.timedelta
@@ -280,15 +285,18 @@ class Settings:
             )
 
         endpoint = ENDPOINTS[_choice(config, "endpoint")]
+        allow_unencrypted = config.get("allow_unencrypted_http") is True
+        api_url = _api_url(
+            config.get("api_url") or endpoint.base_url(_choice(config, "api_environment")),
+            allow_unencrypted=allow_unencrypted,
+        )
         return cls(
             token=Secret(token),
             start=start,
             end=end,
             endpoint=endpoint,
-            api_url=_api_url(
-                config.get("api_url") or endpoint.base_url(_choice(config, "api_environment")),
-                allow_unencrypted=config.get("allow_unencrypted_http") is True,
-            ),
+            api_url=api_url,
+            trust_proxy_env=urlsplit(api_url).scheme == "https" or allow_unencrypted,
             zone=zone,
             lookback=dt.timedelta(minutes=_required_int(config, "lookback_minutes")),
             end_margin=dt.timedelta(seconds=_required_int(config, "end_margin_seconds")),
@@ -342,10 +350,33 @@ def _required_int(config: Mapping[str, Any], name: str) -> int:
 
 
 def _api_url(url: str, *, allow_unencrypted: bool) -> str:
+    """The base URL, if both URL readers agree on its host and it keeps the token safe.
+
+    `requests` (through urllib3) and `urlsplit` read odd URLs differently: with a backslash
+    before an `@`, one connects to the host before it while the other sees the host after it.
+    A URL the two read alike, without user info, query or fragment, has one meaning.
+    """
+    if any(char.isspace() or char == "\\" or not char.isprintable() for char in url):
+        raise ConfigError("api_url", "must not contain spaces, backslashes or control characters")
     parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError("api_url", f"'{url}' is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_unencrypted:
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ConfigError("api_url", "must not carry a user name or password")
+    if parts.query or parts.fragment:
+        raise ConfigError("api_url", f"'{url}' must not have a query or fragment")
+    try:
+        connected = parse_url(url)
+        port = parts.port
+    except (LocationParseError, ValueError):
+        raise ConfigError("api_url", f"'{url}' is not a valid URL") from None
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme not in {"http", "https"}
+        or not host
+        or (connected.host or "").strip("[]").lower() != host
+        or connected.port != port
+    ):
+        raise ConfigError("api_url", f"'{url}' is not an http(s) URL with a plain host")
+    if parts.scheme == "http" and not _is_loopback(host) and not allow_unencrypted:
         raise ConfigError(
             "api_url",
             f"'{url}' would send the token unencrypted; use https, or set "

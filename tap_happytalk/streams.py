@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
+from singer_sdk.exceptions import MappingError, SyncLifecycleSignal
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
-from tap_happytalk.client import HappyTalkClient
-from tap_happytalk.errors import HappyTalkUnavailableError, TapHappyTalkError
+from tap_happytalk.client import Api, HappyTalkClient
+from tap_happytalk.errors import (
+    HappyTalkResponseError,
+    HappyTalkUnavailableError,
+    TapHappyTalkError,
+)
 from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.records import RowConverter
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = th.PropertiesList(
     th.Property("id", th.StringType, required=True, description="Unique id of the entry."),
@@ -73,6 +80,23 @@ SCHEMA = th.PropertiesList(
         "HappyTalk sends no date.",
     ),
 ).to_dict()
+
+
+def _rows(body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
+    """The rows of a successful service-history answer, in the order HappyTalk sent them.
+
+    Raises:
+        HappyTalkResponseError: `data` is not a list of records.
+    """
+    data = body.get("data")
+    if data is None:
+        # An empty day may come without a list; say so, since it could also hide a fault.
+        logger.warning("HappyTalk answered %s without 'data': taken as no events", window)
+        return []
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        msg = f"HappyTalk's answer for {window} has 'data' that is not a list of records"
+        raise HappyTalkResponseError(msg)
+    return data
 
 
 class ServiceHistoryStream(Stream):
@@ -172,14 +196,25 @@ class ServiceHistoryStream(Stream):
             settings.api_url + settings.endpoint.path,
         )
         client = self._client = self._new_client()
-        converter = RowConverter(settings.zone)
-        answers = map_in_order(
-            client.post, windows, settings.max_concurrent_requests, self._stop_requested
+        converter = RowConverter(settings.zone, frozenset(SCHEMA["properties"]))
+        endpoint = settings.endpoint
+        api = Api(
+            endpoint.path,
+            not_found=f"no '{endpoint.name}' endpoint at this URL: check the `endpoint` "
+            "setting, customer or bnd, and api_url",
         )
+
+        def ask(window: DayWindow) -> list[tuple[DayWindow, bytes]]:
+            return client.post_window(api, window, endpoint.body)
+
+        answers = map_in_order(ask, windows, settings.max_concurrent_requests, self._stop_requested)
         try:
             for number, (window, pieces) in enumerate(answers, start=1):
                 records = converter.records(
-                    [(piece, client.read_answer(content, piece)) for piece, content in pieces],
+                    [
+                        (piece, _rows(client.answer(content, str(piece)), piece))
+                        for piece, content in pieces
+                    ],
                     window,
                 )
                 self._extracted_at = dt.datetime.now(dt.timezone.utc)
@@ -210,8 +245,8 @@ class ServiceHistoryStream(Stream):
         settings = self.settings
         return HappyTalkClient(
             api_url=settings.api_url,
-            endpoint=settings.endpoint,
             token=settings.token,
+            trust_proxy_env=settings.trust_proxy_env,
             timeout_seconds=settings.request_timeout_seconds,
             max_retries=settings.max_retries,
             user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
@@ -223,10 +258,12 @@ class ServiceHistoryStream(Stream):
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
         """Log as the SDK does, less its generic line before an error the tap explains.
 
-        The SDK logs "An unhandled error occurred while syncing" for any error; for this
-        tap's own errors, the one line the command-line edge writes says it all.
+        The SDK logs "An unhandled error occurred while syncing" for any error: also for the
+        tap's own errors and failing stream maps, which the command-line edge reports in one
+        line, and for the planned stop after one record of `--test`.
         """
-        if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapHappyTalkError):
+        explained = (TapHappyTalkError, MappingError, SyncLifecycleSignal)
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], explained):
             return
         super().log(message, *args, level=level, **kwargs)
 

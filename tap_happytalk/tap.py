@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import signal
 import sys
@@ -10,11 +12,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_happytalk.errors import TapHappyTalkError, redact
+from tap_happytalk.errors import ConfigError, TapHappyTalkError, redact
 from tap_happytalk.settings import CONFIG_SCHEMA, Settings
 from tap_happytalk.streams import ServiceHistoryStream
 from tap_happytalk.writer import StateFlushingWriter
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"  # noqa: S105 - the name of a variable, not a token
+# Stand-ins for the required settings when --about or --discover checks what else is given.
+PLACEHOLDERS = {"token": "placeholder", "start_date": "2000-01-01"}
 
 
 class TapHappyTalk(Tap):
@@ -89,8 +94,7 @@ class TapHappyTalk(Tap):
         """Run the tap as the SDK would, with the tap's one-line errors."""
         config = kwargs.get("config")
         with cls._one_line_errors(config):
-            if kwargs.get("about"):
-                cls._check_config(config)
+            cls._check_config(config, complete=not kwargs.get("about"))
             super().invoke(**kwargs)
 
     @override
@@ -110,27 +114,51 @@ class TapHappyTalk(Tap):
         config = ctx.params.get("config")
         with cls._one_line_errors(config):
             if value:
-                cls._check_config(config)
+                cls._check_config(config, complete=False)
             super().cb_discover(ctx, param, value)
 
     @override
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """Test the connection, with the tap's one-line errors."""
-        with cls._one_line_errors(ctx.params.get("config")):
+        config = ctx.params.get("config")
+        with cls._one_line_errors(config):
+            if value != CliTestOptionValue.Disabled.value:
+                cls._check_config(config, complete=True)
             super().cb_test(ctx, param, value)
 
     @classmethod
-    def _check_config(cls, config: Any) -> None:  # noqa: ANN401 - the SDK's config input
-        """Check a config given with --about or --discover as a sync would; none is fine."""
-        if config is None or not (config.config or config.parse_env):
+    def _check_config(cls, config: Any, *, complete: bool) -> None:  # noqa: ANN401 - SDK's input
+        """Check the config as a sync would: files, environment, settings and stream maps.
+
+        With `complete` false (--about, --discover), a missing token or start date is fine,
+        since the schema does not depend on them; a bad value still is not. No config at all
+        is fine there too.
+
+        Raises:
+            ConfigError: The environment holds a value of the wrong kind, or a stream map
+                does not compile.
+        """
+        given = config is not None and bool(config.config or config.parse_env)
+        if not complete and not given:
             return
-        cls(
-            config=config.config,
-            parse_env_config=config.parse_env,
-            validate_config=True,
-            setup_mapper=False,
-        )
+        if config is not None and config.parse_env:
+            schema = copy.deepcopy(cls.config_jsonschema)
+            cls.append_builtin_config(schema)  # the SDK's settings can come from there too
+            _check_environment(schema)
+        settings = dict(config.config) if config is not None else {}
+        if not complete:
+            settings = {**PLACEHOLDERS, **settings}
+        try:
+            cls(
+                config=settings,
+                parse_env_config=bool(config is not None and config.parse_env),
+                validate_config=True,
+            )
+        except MappingError as exc:
+            raise ConfigError("stream_maps", str(exc)) from None
+        except ValueError as exc:  # a value the SDK could not read from the environment
+            raise ConfigError("config", f"a value could not be read ({exc})") from None
 
     @classmethod
     @contextmanager
@@ -143,6 +171,8 @@ class TapHappyTalk(Tap):
             cls._fail(redact(f"invalid config: {problems}", str(token or "")))
         except TapHappyTalkError as exc:
             cls._fail(redact(str(exc), str(token or "")))
+        except MappingError as exc:  # an expression that fails on a record
+            cls._fail(redact(f"invalid setting 'stream_maps': {exc}", str(token or "")))
         except BrokenPipeError:
             # Nothing more can reach the target; keep Python from trying again at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -155,6 +185,27 @@ class TapHappyTalk(Tap):
     def _fail(cls, message: str) -> NoReturn:
         cls.logger.error(message)
         sys.exit(1)
+
+
+def _check_environment(schema: dict[str, Any]) -> None:
+    """Name the environment variable whose value the SDK could not read, as it would read it.
+
+    Raises:
+        ConfigError: A whole number, or a JSON object or list, that is not one.
+    """
+    for name, spec in schema["properties"].items():
+        variable = f"TAP_HAPPYTALK_{name.upper()}"
+        value = os.environ.get(variable)
+        types = spec.get("type", [])
+        if value is None:
+            continue
+        if "integer" in types and not value.strip().lstrip("+-").isdigit():
+            raise ConfigError(name, f"{variable}={value!r} is not a whole number")
+        if "object" in types or "array" in types:
+            try:
+                json.loads(value)
+            except ValueError:
+                raise ConfigError(name, f"{variable} is not valid JSON") from None
 
 
 if __name__ == "__main__":

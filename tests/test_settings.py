@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -97,3 +98,31 @@ def test_plain_http_elsewhere_needs_the_opt_in_that_names_it():
         {**BASE, "api_url": "http://proxy.internal:8080", "allow_unencrypted_http": True}
     )
     assert settings.api_url == "http://proxy.internal:8080"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        # urllib3 would connect to 192.0.2.2 while urlsplit sees localhost.
+        ("http://192.0.2.2:8999\\@localhost", "backslashes"),
+        ("http://user:hunter2@127.0.0.1:8765", "user name or password"),
+        ("http://@127.0.0.1:8765", "user name or password"),
+        ("https://customer.happytalk.io/?x=1", "query or fragment"),
+        ("https://customer.happytalk.io/#x", "query or fragment"),
+        ("https://127.0.0.1:99999", "not a valid URL"),
+        ("https://customer.happytalk.io /x", "spaces"),
+        ("http://localhost.evil.com", "unencrypted"),
+        ("ftp://customer.happytalk.io", "http(s) URL"),
+    ],
+)
+def test_an_api_url_with_two_readings_or_credentials_is_refused(url, problem):
+    with pytest.raises(ConfigError, match=re.escape(problem)) as refused:
+        Settings.from_config({**BASE, "api_url": url})
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_plain_http_url_ignores_proxies_from_the_environment_unless_allowed():
+    assert Settings.from_config({**BASE, "api_url": "https://x.io"}).trust_proxy_env
+    assert not Settings.from_config({**BASE, "api_url": "http://127.0.0.1:8765"}).trust_proxy_env
+    allowed = {**BASE, "api_url": "http://proxy.internal:8080", "allow_unencrypted_http": True}
+    assert Settings.from_config(allowed).trust_proxy_env

@@ -9,16 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
+import socket
 import subprocess
+import threading
 import time
 from typing import Any
 
 import pytest
+import requests
 
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 from tap_happytalk.client import HappyTalkClient
-from tap_happytalk.endpoints import CUSTOMER
-from tap_happytalk.errors import HappyTalkRefusedError
+from tap_happytalk.errors import HappyTalkRefusedError, HappyTalkUnavailableError
 from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.settings import Secret, Settings
 from tap_happytalk.tap import TapHappyTalk
@@ -61,7 +63,6 @@ def assert_one_error_line(run, *fragments: str) -> str:
 def new_client(api_url: str, token: Secret) -> HappyTalkClient:
     return HappyTalkClient(
         api_url=api_url,
-        endpoint=CUSTOMER,
         token=token,
         timeout_seconds=1,
         max_retries=0,
@@ -207,6 +208,66 @@ def test_a_refused_connection_is_retried_as_transient(tmp_path, server, config):
 
     assert_one_error_line(run, "after 2 attempts", "connection failed")
     assert "retry 1 of 1" in run.stderr
+    assert "halves" not in run.stderr  # a refused connection says nothing about size
+
+
+def test_plain_http_behind_an_https_url_ends_the_run_at_once(tmp_path, server, config):
+    run = run_tap(tmp_path, {**config, "api_url": server.url.replace("http://", "https://")})
+    assert_one_error_line(run, "does not speak TLS", "should be https")
+    assert run.stderr.count('"metric":"http_request_duration"') == 1
+
+
+def test_a_connection_dropped_during_the_tls_handshake_is_retried(tmp_path, server, config):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def drop_connections() -> None:
+            for _ in range(3):
+                connection, _ = listener.accept()
+                connection.close()
+
+        threading.Thread(target=drop_connections, daemon=True).start()
+        run = run_tap(
+            tmp_path, {**config, "api_url": f"https://127.0.0.1:{port}", "max_retries": 1}
+        )
+
+    assert_one_error_line(run, "after 2 attempts", "connection failed")
+    assert "certificate" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("errno", "permanent"), [(socket.EAI_NONAME, True), (socket.EAI_AGAIN, False)]
+)
+def test_only_a_name_that_does_not_exist_is_a_permanent_dns_failure(errno, permanent):
+    client = new_client("https://happytalk.example", Secret(SECRET))
+    failure = requests.ConnectionError(socket.gaierror(errno, "lookup failed"))
+    if permanent:
+        with pytest.raises(HappyTalkUnavailableError, match="could not be resolved"):
+            client._raise_if_permanent(failure, client.api_url, "a window")  # noqa: SLF001
+    else:
+        client._raise_if_permanent(failure, client.api_url, "a window")  # noqa: SLF001
+
+
+def test_a_proxy_from_the_environment_never_sees_a_plain_http_request(
+    tmp_path, server, config, monkeypatch
+):
+    with LocalHappyTalk(token=SECRET) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        run = run_tap(tmp_path, config)
+        assert proxy.requests == []
+    assert run.returncode == 0, run.stderr
+    assert len(run.records) == 12
+
+
+def test_a_proxy_that_refuses_ends_the_run_at_once(tmp_path, server, config, monkeypatch):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "")
+    run = run_tap(tmp_path, {**config, "api_url": "https://customer.happytalk.example"})
+    assert_one_error_line(run, "proxy refused", "HTTPS_PROXY")
+    assert "retry 1 of" not in run.stderr
 
 
 # 6. HappyTalk's fail codes
@@ -248,8 +309,9 @@ def test_fail_codes_come_as_numbers_or_text():
     client = new_client("http://127.0.0.1:9", Secret(SECRET))
     for code in (-502, "-502", " -502"):
         body = json.dumps({"result": "fail", "code": code, "message": "unAuthorized"}).encode()
-        with pytest.raises(HappyTalkRefusedError, match="may not use this API"):
-            client.read_answer(body, window)
+        with pytest.raises(HappyTalkRefusedError, match="may not use this API") as refused:
+            client.answer(body, str(window))
+        assert refused.value.code == -502
 
 
 # 7. Rows outside the requested window
@@ -366,6 +428,113 @@ def test_test_mode_passes_a_good_token_on_a_range_without_events(tmp_path, confi
     assert run.returncode == 0, run.stderr
     assert run.error_lines == []
     assert run.records == []
+
+
+def test_test_mode_that_succeeds_logs_no_error(tmp_path, server, config):
+    run = run_tap(tmp_path, config, args=("--test",))
+    assert run.returncode == 0, run.stderr
+    assert run.error_lines == []
+    assert len(run.records) == 1
+
+
+@pytest.mark.parametrize("entry", [("--about",), ("--discover",), ("--test",), ()])
+def test_a_stream_map_that_does_not_compile_is_one_line_from_every_entry_point(
+    tmp_path, server, config, entry
+):
+    maps = {"service_history": {"x": "bad syntax ("}}
+    run = run_tap(tmp_path, {**config, "stream_maps": maps}, args=entry)
+    assert_one_error_line(run, "invalid setting 'stream_maps'")
+    assert "Traceback" not in run.stderr
+
+
+def test_a_stream_map_that_fails_on_a_record_is_one_line(tmp_path, server, config):
+    maps = {"service_history": {"x": "md5(nonexistent)"}}
+    run = run_tap(tmp_path, {**config, "stream_maps": maps})
+    assert_one_error_line(run, "invalid setting 'stream_maps'")
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting"),
+    [
+        ("TAP_HAPPYTALK_MAX_RETRIES", "abc", "max_retries"),
+        ("TAP_HAPPYTALK_STREAM_MAPS", "{bad", "stream_maps"),
+    ],
+)
+@pytest.mark.parametrize("entry", [("--discover",), ("--test",), ()])
+def test_a_bad_value_in_the_environment_is_one_line_naming_it(
+    server, entry, variable, value, setting
+):
+    env = {
+        **tap_env(),
+        "TAP_HAPPYTALK_TOKEN": SECRET,
+        "TAP_HAPPYTALK_START_DATE": "2024-03-01",
+        "TAP_HAPPYTALK_API_URL": server.url,
+        variable: value,
+    }
+    done = subprocess.run(
+        [*TAP, "--config=ENV", *entry], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1, done.stderr
+    assert f"invalid setting '{setting}'" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert SECRET not in done.stderr
+
+
+def test_discovery_needs_no_token_but_still_refuses_a_bad_value(tmp_path):
+    def discover(config):
+        return subprocess.run(
+            [*TAP, "--config", str(write_json(tmp_path / "c.json", config)), "--discover"],
+            capture_output=True,
+            text=True,
+            env=tap_env(),
+            check=False,
+        )
+
+    fine = discover({"start_date": "2024-03-01"})
+    assert fine.returncode == 0, fine.stderr
+    assert json.loads(fine.stdout)["streams"]
+    bad = discover({"timezone": "Mars/Base"})
+    assert bad.returncode == 1
+    (line,) = [line for line in bad.stderr.splitlines() if "| ERROR" in line]
+    assert "timezone" in line
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("request_date", "2024-03-02 12:00+09"),
+        ("request_date", "2024-W09-6 12:00:00"),
+        ("apply_date", "garbage"),
+        ("apply_date", "2024-03-02T10:00:00"),
+        ("apply_date", "2024-03-02 10:00:00.5"),
+    ],
+)
+def test_a_timestamp_not_in_happytalks_shape_names_the_field(
+    tmp_path, server, config, field, value
+):
+    row = {"id": "7", "type": "A", "kind": "S", "request_date": f"{DAY2} 12:00:00", field: value}
+    server.inject(Fault("extra_rows", rows=[row]), day=DAY2)
+    run = run_tap(tmp_path, config)
+    assert_one_error_line(run, "record 7", field, "not Y-m-d H:i:s")
+
+
+@pytest.mark.parametrize("value", [None, "", "0000-00-00 00:00:00"])
+def test_an_apply_date_that_is_not_there_is_null(tmp_path, server, config, value):
+    row = {
+        "id": "7",
+        "type": "A",
+        "kind": "S",
+        "request_date": f"{DAY2} 12:00:00",
+        "apply_date": value,
+    }
+    server.inject(Fault("extra_rows", rows=[row]), day=DAY2)
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    (record,) = [r for r in run.records if r["id"] == "7"]
+    assert record["apply_date"] is None
 
 
 # 10. Late commits
