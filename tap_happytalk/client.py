@@ -158,9 +158,16 @@ class HappyTalkClient:
         return session
 
     def close(self) -> None:
-        """Stop: requests still waiting to retry give up at once, so the run can end."""
+        """Stop the run: requests waiting to retry or to be admitted give up at once."""
         self._stopping.set()
         self._pacer.close()
+
+    def abandon(self) -> None:
+        """This client's sync is over: its requests not yet sent never will be.
+
+        Unlike `close`, the run's pacer stays open for the streams that follow.
+        """
+        self._stopping.set()
 
     def post(
         self,
@@ -272,6 +279,8 @@ class HappyTalkClient:
 
     def _attempt(self, api: Api, fields: Mapping[str, object], what: str, kind: str) -> bytes:
         """Send once; raise `_TransientError` if the failure is worth retrying."""
+        if self._stopping.is_set():  # admitted after its sync was over: send nothing
+            raise PacerClosedError
         url = self.api_url + api.path
         started = time.monotonic()
         status: int | None = None

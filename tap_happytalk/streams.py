@@ -1,4 +1,4 @@
-"""The `service_history` stream: HappyTalk's audit log, one day window at a time."""
+"""The streams' shared base, and `service_history`: HappyTalk's audit log, a window at a time."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
@@ -24,7 +24,6 @@ from tap_happytalk.errors import (
     TapHappyTalkError,
 )
 from tap_happytalk.ordered_pool import map_in_order
-from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.records import RowConverter
 from tap_happytalk.settings import Settings, parse_instant
 from tap_happytalk.windows import DayWindow, day_windows, to_instant, to_wall_clock
@@ -34,6 +33,8 @@ if TYPE_CHECKING:
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+    from tap_happytalk.tap import TapHappyTalk
 
 logger = logging.getLogger(__name__)
 
@@ -99,23 +100,17 @@ def _rows(body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
     return data
 
 
-class ServiceHistoryStream(Stream):
-    """Every service-history event, oldest first, resumable at any completed window.
+class HappyTalkStream(Stream):
+    """What every HappyTalk stream shares: settings, the stop, the bookmark, the record path.
 
     The bookmark (`replication_key_value`) is the instant from which a later run resumes,
-    inclusive: every event before it has been emitted. It moves at the end of each window, to
-    the window's end, and at a stop, to the `request_date` of the last record written.
+    inclusive. A stream moves it only when a window is done (`_complete_window`) or at a stop,
+    never per record, and writes STATE right after the window's last record.
     """
 
-    name = "service_history"
-    primary_keys = ("id",)
-    replication_key = "request_date"
-    # Records leave oldest first, so a run's state is resumable wherever it stops.
-    is_sorted = True
-    # Every field is a string as HappyTalk sent it, or a timestamp records.py has made: there
-    # is nothing to conform, and conforming costs a third of the time spent per record.
+    # Every field is a string as HappyTalk sent it, or a value records.py has made: there is
+    # nothing to conform, and conforming costs a third of the time spent per record.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    schema = SCHEMA
 
     def __init__(self, tap: Tap) -> None:
         """Build the stream."""
@@ -174,85 +169,53 @@ class ServiceHistoryStream(Stream):
         end = min(settings.end, settled) if settings.end is not None else settled
         return start, end
 
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Request each window in order, emit its records oldest first, then mark it done."""
+    def _new_client(self, api_url: str) -> HappyTalkClient:
+        """A client for one sync: its own connections, and the run's pacer."""
         settings = self.settings
-        start, end = self.sync_range(context, dt.datetime.now(dt.timezone.utc))
-        windows = day_windows(
-            to_wall_clock(start, settings.zone),
-            to_wall_clock(end, settings.zone),
-            settings.window_hours,
-        )
-        if not windows:
-            self.logger.info("Nothing to extract: %s is not before %s", start, end)
-            return
-        self.logger.info(
-            "Extracting %s to %s (%s) in %d windows from %s",
-            start.isoformat(),
-            end.isoformat(),
-            settings.zone,
-            len(windows),
-            settings.api_url + settings.endpoint.path,
-        )
-        client = self._client = self._new_client()
-        converter = RowConverter(settings.zone, frozenset(SCHEMA["properties"]))
-        endpoint = settings.endpoint
-        api = Api(
-            endpoint.path,
-            not_found=f"no '{endpoint.name}' endpoint at this URL: check the `endpoint` "
-            "setting, customer or bnd, and api_url",
-        )
-
-        def ask(window: DayWindow) -> list[tuple[DayWindow, bytes]]:
-            return client.post_window(api, window, endpoint.body)
-
-        answers = map_in_order(ask, windows, settings.max_concurrent_requests, self._stop_requested)
-        try:
-            for number, (window, pieces) in enumerate(answers, start=1):
-                records = converter.records(
-                    [
-                        (piece, _rows(client.answer(content, str(piece)), piece))
-                        for piece, content in pieces
-                    ],
-                    window,
-                )
-                self._extracted_at = dt.datetime.now(dt.timezone.utc)
-                for index, record in enumerate(records):
-                    if self._stop_requested.is_set():
-                        if index:  # resume at the last record written, inclusive
-                            self._move_bookmark(records[index - 1]["request_date"], context)
-                        return  # the SDK then writes the final STATE
-                    yield record
-                self._complete_window(window, context)
-                self.logger.info(
-                    "Window %s: %d records (%d of %d)", window, len(records), number, len(windows)
-                )
-        except HappyTalkUnavailableError:
-            if not self._stop_requested.is_set():
-                raise
-            # The stop abandoned this window's retries: end as if it had not been reached.
-        finally:
-            # On an error or a stop, requests still in flight must not hold the run open: the
-            # pool's threads are left to finish on their own, and their answers are dropped.
-            client.close()
-            answers.close()
-            client.metrics.close()
-            self._client = None
-
-    def _new_client(self) -> HappyTalkClient:
-        """A client for one sync, with its own pacer and connections."""
-        settings = self.settings
-        return HappyTalkClient(
-            api_url=settings.api_url,
+        self._client = HappyTalkClient(
+            api_url=api_url,
             token=settings.token,
             trust_proxy_env=settings.trust_proxy_env,
             timeout_seconds=settings.request_timeout_seconds,
             max_retries=settings.max_retries,
             user_agent=f"{self.tap_name}/{self._tap.plugin_version}",
-            pacer=RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute),
+            pacer=cast("TapHappyTalk", self._tap).pacer,
             stream_name=self.name,
         )
+        return self._client
+
+    def _end_sync(self, client: HappyTalkClient, *pools: Generator[Any, None, None]) -> None:
+        """After a sync, whatever ended it: nothing in flight holds the run open.
+
+        The pools' threads are left to finish the requests they are in, and their answers are
+        dropped; retries give up; the request metrics are logged.
+        """
+        client.abandon()
+        for pool in pools:
+            pool.close()
+        client.metrics.close()
+        self._client = None
+
+    def _windows(
+        self, context: Context | None, hours: int
+    ) -> tuple[dt.datetime, dt.datetime, list[DayWindow]]:
+        """This run's range and its windows of at most `hours`, logged."""
+        settings = self.settings
+        start, end = self.sync_range(context, dt.datetime.now(dt.timezone.utc))
+        windows = day_windows(
+            to_wall_clock(start, settings.zone), to_wall_clock(end, settings.zone), hours
+        )
+        if windows:
+            self.logger.info(
+                "Extracting %s to %s (%s) in %d windows",
+                start.isoformat(),
+                end.isoformat(),
+                settings.zone,
+                len(windows),
+            )
+        else:
+            self.logger.info("Nothing to extract: %s is not before %s", start, end)
+        return start, end, windows
 
     @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
@@ -274,13 +237,13 @@ class ServiceHistoryStream(Stream):
         """No child streams: hand nothing down (the SDK would copy every record for them)."""
         return ()
 
-    def _complete_window(self, window: DayWindow, context: Context | None) -> None:
-        """Move the bookmark to the window's end and emit STATE.
+    def _complete_window(self, resume_at: dt.datetime, context: Context | None) -> None:
+        """Move the bookmark to `resume_at` (wall clock) and emit STATE.
 
-        Runs after the window's last record has been written, so a STATE is never ahead of
-        a record, and an empty window still advances the bookmark.
+        Runs after a window's last record has been written, so a STATE is never ahead of a
+        record, and an empty window still advances the bookmark.
         """
-        self._move_bookmark(to_instant(window.end, self.settings.zone).isoformat(), context)
+        self._move_bookmark(to_instant(resume_at, self.settings.zone).isoformat(), context)
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -326,3 +289,66 @@ class ServiceHistoryStream(Stream):
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
         """Nothing per record: the bookmark moves at each window's end and at a stop."""
+
+
+class ServiceHistoryStream(HappyTalkStream):
+    """Every service-history event, oldest first, resumable at any completed window.
+
+    The bookmark moves at the end of each window, to the window's end, and at a stop, to the
+    `request_date` of the last record written.
+    """
+
+    name = "service_history"
+    primary_keys = ("id",)
+    replication_key = "request_date"
+    # Records leave oldest first, so a run's state is resumable wherever it stops.
+    is_sorted = True
+    schema = SCHEMA
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Request each window in order, emit its records oldest first, then mark it done."""
+        settings = self.settings
+        _, _, windows = self._windows(context, settings.window_hours)
+        if not windows:
+            return
+        client = self._new_client(settings.api_url)
+        converter = RowConverter(settings.zone, frozenset(SCHEMA["properties"]))
+        endpoint = settings.endpoint
+        api = Api(
+            endpoint.path,
+            not_found=f"no '{endpoint.name}' endpoint at this URL: check the `endpoint` "
+            "setting, customer or bnd, and api_url",
+        )
+
+        def ask(window: DayWindow) -> list[tuple[DayWindow, bytes]]:
+            return client.post_window(api, window, endpoint.body)
+
+        self.logger.info("Asking %s", settings.api_url + endpoint.path)
+        answers = map_in_order(ask, windows, settings.max_concurrent_requests, self._stop_requested)
+        try:
+            for number, (window, pieces) in enumerate(answers, start=1):
+                records = converter.records(
+                    [
+                        (piece, _rows(client.answer(content, str(piece)), piece))
+                        for piece, content in pieces
+                    ],
+                    window,
+                )
+                self._extracted_at = dt.datetime.now(dt.timezone.utc)
+                for index, record in enumerate(records):
+                    if self._stop_requested.is_set():
+                        if index:  # resume at the last record written, inclusive
+                            self._move_bookmark(records[index - 1]["request_date"], context)
+                        return  # the SDK then writes the final STATE
+                    yield record
+                self._complete_window(window.end, context)
+                self.logger.info(
+                    "Window %s: %d records (%d of %d)", window, len(records), number, len(windows)
+                )
+        except HappyTalkUnavailableError:
+            if not self._stop_requested.is_set():
+                raise
+            # The stop abandoned this window's retries: end as if it had not been reached.
+        finally:
+            self._end_sync(client, answers)

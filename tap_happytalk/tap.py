@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import Tap
@@ -18,8 +19,9 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_happytalk.errors import ConfigError, TapHappyTalkError, redact
+from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.settings import CONFIG_SCHEMA, Settings
-from tap_happytalk.streams import ServiceHistoryStream
+from tap_happytalk.streams import HappyTalkStream, ServiceHistoryStream
 from tap_happytalk.writer import StateFlushingWriter
 
 if TYPE_CHECKING:
@@ -76,8 +78,14 @@ class TapHappyTalk(Tap):
             signal.Signals(signum).name,
         )
         for stream in self.streams.values():
-            if isinstance(stream, ServiceHistoryStream):
+            if isinstance(stream, HappyTalkStream):
                 stream.request_stop()
+
+    @cached_property
+    def pacer(self) -> RequestPacer:
+        """How fast the run may ask, shared by every stream: a 429 slows the whole run."""
+        settings = Settings.from_config(self.config)
+        return RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute)
 
     @override
     def discover_streams(self) -> list[ServiceHistoryStream]:
