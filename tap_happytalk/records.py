@@ -127,7 +127,45 @@ class RowConverter:
         keyed.sort(key=_without_row)
         return [entry[3] for entry in keyed]
 
-    def _optional_time(self, row: dict[str, Any], name: str, window: DayWindow) -> str | None:
+    def record(
+        self,
+        row: dict[str, Any],
+        what: str,
+        *,
+        required_time: str,
+        optional_times: tuple[str, ...] = (),
+        string_lists: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """One row of a chat call as a record, changed in place, as `records` does it.
+
+        `required_time` must be a `Y-m-d H:i:s` time; `optional_times` may also be absent or
+        PHP's zero date (then null); `string_lists` are lists of strings (a room's `tags`).
+
+        Raises:
+            HappyTalkResponseError: The row has no `id`, a time that is not `Y-m-d H:i:s`,
+                or a field that cannot be made to fit the schema.
+        """
+        ident = row.get("id")
+        if ident is None or ident == "":
+            msg = f"HappyTalk sent a record without an id for {what}"
+            raise HappyTalkResponseError(msg)
+        if not row.keys() <= self.fields:
+            _drop_unknown_fields(row, self.fields, self.unknown_fields)
+        for name, value in row.items():
+            if name in string_lists:
+                row[name] = _as_texts(name, value, ident, what)
+            elif type(value) is not str and value is not None:
+                row[name] = _as_text(name, value, ident, what)
+        sent = row.get(required_time)
+        row[required_time] = self.aware(sent)
+        if row[required_time] is None:
+            msg = f"HappyTalk sent record {ident} for {what} with {required_time} {sent!r}, "
+            raise HappyTalkResponseError(msg + "not Y-m-d H:i:s")
+        for name in optional_times:
+            row[name] = self._optional_time(row, name, what)
+        return row
+
+    def _optional_time(self, row: dict[str, Any], name: str, window: object) -> str | None:
         """A timestamp that may be absent; anything but absent or `Y-m-d H:i:s` is refused.
 
         Raises:
@@ -146,7 +184,17 @@ class RowConverter:
         return converted
 
 
-def _as_text(name: str, value: object, ident: object, window: DayWindow) -> str:
+def _as_texts(name: str, value: object, ident: object, what: object) -> list[str] | None:
+    """A list of strings (numbers made text), or null; anything else is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        msg = f"HappyTalk sent record {ident} for {what} with {name} that is not a list"
+        raise HappyTalkResponseError(msg)
+    return [item if type(item) is str else _as_text(name, item, ident, what) for item in value]
+
+
+def _as_text(name: str, value: object, ident: object, window: object) -> str:
     """A number HappyTalk sent where the schema says string, as its JSON text.
 
     Raises:

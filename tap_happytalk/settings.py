@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MAX_LOOKBACK_MINUTES = 7 * 24 * 60
 MAX_END_MARGIN_SECONDS = 24 * 60 * 60
+MAX_RECHECK_DAYS = 30
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -81,9 +82,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType(min_length=1),
         title="API URL",
         description=(
-            "Base URL that replaces the host chosen by `endpoint` and `api_environment`, "
-            "for a proxy or a test server; the endpoint's path is appended. Must be https, "
-            "except on loopback or with `allow_unencrypted_http`."
+            "Base URL that replaces HappyTalk's host for every call (service history, chosen by "
+            "`endpoint` and `api_environment`, and the consultation calls), for a proxy or a "
+            "test server; each call's path is appended. Must be https, except on loopback or "
+            "with `allow_unencrypted_http`."
         ),
     ),
     th.Property(
@@ -127,6 +129,19 @@ CONFIG_SCHEMA = th.PropertiesList(
             "than that waits too), and the next run continues from there: HappyTalk may "
             "record an event a moment after it happened, and a run that had already passed "
             "that second would never see it. 0 reads up to the current second."
+        ),
+    ),
+    th.Property(
+        "open_room_recheck_days",
+        th.IntegerType(minimum=0, maximum=MAX_RECHECK_DAYS),
+        default=7,
+        title="Open rooms: recheck for (days)",
+        description=(
+            "A consultation room still open when a run reads it (waiting, with the chatbot, or "
+            "in progress) holds the `chat_rooms` bookmark back, so later runs read it again "
+            "until it closes, with its new status, rating and messages; for at most this many "
+            "days after it was opened, after which it no longer holds the bookmark. 0 never "
+            "reads a room again."
         ),
     ),
     th.Property(
@@ -239,12 +254,15 @@ class Settings:
     end: dt.datetime | None
     endpoint: Endpoint
     api_url: str
+    # The chat calls live on the customer host, whichever service-history endpoint is chosen.
+    chat_api_url: str
     # A plain-http URL (loopback, or allowed) must not send the token through a proxy that only
     # the environment chose; https keeps honouring HTTPS_PROXY.
     trust_proxy_env: bool
     zone: ZoneInfo
     lookback: dt.timedelta
     end_margin: dt.timedelta
+    open_room_recheck: dt.timedelta
     window_hours: int
     max_concurrent_requests: int
     max_requests_per_minute: int | None
@@ -286,8 +304,13 @@ class Settings:
 
         endpoint = ENDPOINTS[_choice(config, "endpoint")]
         allow_unencrypted = config.get("allow_unencrypted_http") is True
+        environment = _choice(config, "api_environment")
         api_url = _api_url(
-            config.get("api_url") or endpoint.base_url(_choice(config, "api_environment")),
+            config.get("api_url") or endpoint.base_url(environment),
+            allow_unencrypted=allow_unencrypted,
+        )
+        chat_api_url = _api_url(
+            config.get("api_url") or CUSTOMER.base_url(environment),
             allow_unencrypted=allow_unencrypted,
         )
         return cls(
@@ -296,10 +319,12 @@ class Settings:
             end=end,
             endpoint=endpoint,
             api_url=api_url,
+            chat_api_url=chat_api_url,
             trust_proxy_env=urlsplit(api_url).scheme == "https" or allow_unencrypted,
             zone=zone,
             lookback=dt.timedelta(minutes=_required_int(config, "lookback_minutes")),
             end_margin=dt.timedelta(seconds=_required_int(config, "end_margin_seconds")),
+            open_room_recheck=dt.timedelta(days=_required_int(config, "open_room_recheck_days")),
             window_hours=_required_int(config, "window_size_hours"),
             max_concurrent_requests=_required_int(config, "max_concurrent_requests"),
             max_requests_per_minute=_int_setting(config, "max_requests_per_minute"),

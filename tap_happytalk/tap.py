@@ -18,6 +18,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_happytalk.chats import ChatMessagesStream, ChatRoomsStream
 from tap_happytalk.errors import ConfigError, TapHappyTalkError, redact
 from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.settings import CONFIG_SCHEMA, Settings
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import click
+    from singer_sdk import Stream
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"  # noqa: S105 - the name of a variable, not a token
@@ -88,8 +90,12 @@ class TapHappyTalk(Tap):
         return RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute)
 
     @override
-    def discover_streams(self) -> list[ServiceHistoryStream]:
-        return [ServiceHistoryStream(tap=self)]
+    def discover_streams(self) -> list[Stream]:
+        return [
+            ServiceHistoryStream(tap=self),
+            ChatRoomsStream(tap=self),
+            ChatMessagesStream(tap=self),
+        ]
 
     # The command-line edge. Every entry point (a sync, --about, --discover, --test) answers
     # a bad config, and any error the tap can explain, with one line and exit code 1: the SDK

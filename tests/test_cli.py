@@ -60,14 +60,18 @@ def test_about_describes_every_setting_and_marks_the_token_secret():
     assert set(about["settings"]["required"]) == {"token", "start_date"}
 
 
-def test_discover_needs_no_config_and_describes_the_stream():
+def test_discover_needs_no_config_and_describes_every_stream():
     done = run("--discover")
 
     assert done.returncode == 0, done.stderr
-    (stream,) = json.loads(done.stdout)["streams"]
-    assert stream["tap_stream_id"] == "service_history"
-    assert stream["key_properties"] == ["id"]
-    assert stream["replication_key"] == "request_date"
-    properties = stream["schema"]["properties"]
-    assert properties["request_date"]["format"] == "date-time"
-    assert all(spec.get("description") for spec in properties.values())
+    streams = {stream["tap_stream_id"]: stream for stream in json.loads(done.stdout)["streams"]}
+    assert set(streams) == {"service_history", "chat_rooms", "chat_messages"}
+    assert streams["service_history"]["key_properties"] == ["id"]
+    assert streams["service_history"]["replication_key"] == "request_date"
+    assert streams["chat_rooms"]["replication_key"] == "reg_date"
+    for stream in streams.values():
+        properties = stream["schema"]["properties"]
+        assert all(spec.get("description") for spec in properties.values()), stream["stream"]
+        (root,) = [m["metadata"] for m in stream["metadata"] if m["breadcrumb"] == []]
+        # The chat streams are opt-in: a run without a catalog reads what it always read.
+        assert root["selected-by-default"] is (stream["tap_stream_id"] == "service_history")

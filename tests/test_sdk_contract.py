@@ -19,12 +19,15 @@ import pytest
 from singer_sdk import Stream, Tap
 
 from local_happytalk.server import LocalHappyTalk, sample_events
+from tap_happytalk.chats import ChatMessagesStream
 from tap_happytalk.streams import ServiceHistoryStream
 from tap_happytalk.tap import TapHappyTalk
 
 from .conftest import FIRST_DAY
 
 PRIVATE_STREAM_METHODS = ("_generate_record_messages", "_increment_stream_state")
+# chat_messages writes its SCHEMA once, not before every room's messages.
+PRIVATE_CHILD_METHODS = ("_write_schema_message",)
 
 
 @pytest.mark.parametrize("name", PRIVATE_STREAM_METHODS)
@@ -35,6 +38,14 @@ def test_the_private_stream_methods_the_tap_overrides_still_exist_with_the_same_
     assert [p.kind for p in ours.parameters.values()] == [
         p.kind for p in theirs.parameters.values()
     ]
+
+
+@pytest.mark.parametrize("name", PRIVATE_CHILD_METHODS)
+def test_the_private_method_the_child_stream_overrides_still_exists(name):
+    ours = inspect.signature(getattr(ChatMessagesStream, name))
+    theirs = inspect.signature(getattr(Stream, name))
+    assert list(ours.parameters) == list(theirs.parameters)
+    assert "self._write_schema_message()" in inspect.getsource(Stream.sync)
 
 
 @pytest.mark.parametrize("name", ["cb_config", "cb_discover", "cb_test", "invoke"])

@@ -6,19 +6,36 @@ import datetime as dt
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from local_happytalk.chats import sample_rooms
 from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.tap import TapHappyTalk
 
+FIRST_DAY = dt.date(2024, 5, 1)
 # The SDK builds the test class at import time, so the server must already be listening.
-SERVER = LocalHappyTalk(sample_events(dt.date(2024, 5, 1), 5, 8)).start()
+SERVER = LocalHappyTalk(
+    sample_events(FIRST_DAY, 5, 8), rooms=sample_rooms(FIRST_DAY, 5, 3, 4)
+).start()
+CONFIG = {
+    "token": SERVER.token,
+    "start_date": "2024-05-01",
+    "end_date": "2024-05-06",
+    "api_url": SERVER.url,
+}
+
+
+def every_stream_selected() -> dict[str, object]:
+    """The tap's catalog with the chat streams, which are opt-in, selected too."""
+    catalog = TapHappyTalk(config=CONFIG).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = True
+    return catalog
+
 
 TestTapHappyTalk = get_tap_test_class(
     tap_class=TapHappyTalk,
-    config={
-        "token": SERVER.token,
-        "start_date": "2024-05-01",
-        "end_date": "2024-05-06",
-        "api_url": SERVER.url,
-    },
+    config=CONFIG,
+    catalog=every_stream_selected(),
     suite_config=SuiteConfig(max_records_limit=None),
 )
