@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.mapper import PluginMapper
+from singer_sdk.singerlib import Catalog
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
@@ -164,11 +166,20 @@ class TapHappyTalk(Tap):
         if not complete:
             settings = {**PLACEHOLDERS, **settings}
         try:
-            cls(
+            tap = cls(
                 config=settings,
                 parse_env_config=bool(config is not None and config.parse_env),
                 validate_config=True,
+                setup_mapper=False,
             )
+            # Check the stream maps against every stream, selected or not: which are selected
+            # depends on the catalog, and the chat streams are opt-in.
+            everything = Catalog.from_dict(tap.catalog_dict)
+            for entry in everything.streams:
+                entry.metadata.root.selected = True
+            PluginMapper(
+                plugin_config=dict(tap.config), logger=tap.logger
+            ).register_raw_streams_from_catalog(everything)
         except MappingError as exc:
             raise ConfigError("stream_maps", str(exc)) from None
         except ValueError as exc:  # a value the SDK could not read from the environment
@@ -185,8 +196,10 @@ class TapHappyTalk(Tap):
             cls._fail(redact(f"invalid config: {problems}", str(token or "")))
         except TapHappyTalkError as exc:
             cls._fail(redact(str(exc), str(token or "")))
-        except MappingError as exc:  # an expression that fails on a record
-            cls._fail(redact(f"invalid setting 'stream_maps': {exc}", str(token or "")))
+        except MappingError as exc:  # an expression that fails on a record, or a stream map
+            # for a stream or property the catalog does not select, which the SDK refuses
+            hint = " (is that stream selected?)" if "not detected in schema" in str(exc) else ""
+            cls._fail(redact(f"invalid setting 'stream_maps': {exc}{hint}", str(token or "")))
         except BrokenPipeError:
             # Nothing more can reach the target; keep Python from trying again at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from .conftest import run_tap, tap_about
+from local_happytalk.chats import sample_rooms
+from local_happytalk.server import LocalHappyTalk
+from tap_happytalk.tap import TapHappyTalk
+
+from .conftest import FIRST_DAY, run_tap, tap_about, write_json
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -58,3 +63,68 @@ def test_the_privacy_stream_map_in_the_readme_hashes_logins_and_drops_the_text(
         assert record["request_user"] == hashlib.sha256(f"pepper{login}".encode()).hexdigest()
     assert not any(event["request_user"] in run.stdout for event in events)
     assert "IP" not in run.stdout
+
+
+def test_the_chats_privacy_stream_map_in_the_readme_drops_what_customers_wrote(tmp_path):
+    readme = README.read_text(encoding="utf-8")
+    block = readme.split("<!-- privacy-map-chats -->", 1)[1]
+    (plugin,) = yaml.safe_load(block.split("```yaml", 1)[1].split("```", 1)[0])
+    maps_config = plugin["config"]
+    maps_config["stream_map_config"]["hash_salt"] = "pepper"
+    rooms = sample_rooms(FIRST_DAY, 2, 6, 6)
+    with LocalHappyTalk(rooms=rooms) as server:
+        config = {
+            **maps_config,
+            "token": server.token,
+            "api_url": server.url,
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-03",
+        }
+        catalog = write_json(tmp_path / "catalog.json", chats_only_catalog(config))
+        run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
+
+    assert run.returncode == 0, run.stderr
+    records: dict[str, list[dict[str, Any]]] = {"chat_rooms": [], "chat_messages": []}
+    for message in run.messages:
+        if message["type"] == "RECORD":
+            records[message["stream"]].append(message["record"])
+    rooms_by_id = {room["chat"]["id"]: room["chat"] for room in rooms}
+    assert {r["id"] for r in records["chat_rooms"]} == set(rooms_by_id)
+    for record in records["chat_rooms"]:
+        assert record["customer_uuid"] == salted(rooms_by_id[record["id"]]["customer_uuid"])
+        assert not {"title", "last_message", "user_parameter"} & set(record)
+    sent = {m["id"]: m for room in rooms for m in room["message"]}
+    assert {m["id"] for m in records["chat_messages"]} == set(sent)
+    assert all("contents" not in record for record in records["chat_messages"])
+    assert all(
+        record["from_id"] == salted(sent[record["id"]]["from_id"])
+        for record in records["chat_messages"]
+        if sent[record["id"]]["from_id"]
+    )
+    written = [m["contents"] for room in rooms for m in room["message"] if m["user_type"] == "C"]
+    assert not [text for text in written if text in run.stdout]
+    assert not [
+        chat["customer_uuid"]
+        for chat in rooms_by_id.values()
+        if chat["customer_uuid"] in run.stdout
+    ]
+    assert "010-" not in run.stdout
+
+
+def salted(value: str) -> str:
+    return hashlib.sha256(f"pepper{value}".encode()).hexdigest()
+
+
+def chats_only_catalog(config: dict[str, Any]) -> dict[str, Any]:
+    """The catalog with only the chat streams selected.
+
+    The SDK refuses a stream map for a stream that is not selected, and the chat streams are
+    opt-in: take the catalog without the maps, then select the chats.
+    """
+    unmapped = {k: v for k, v in config.items() if k not in {"stream_maps", "stream_map_config"}}
+    catalog = TapHappyTalk(config=unmapped).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] != "service_history"
+    return catalog
