@@ -9,16 +9,24 @@
 4. Where a record's time goes: the tap's own work per record (decode, timestamps, order;
    writing), measured in-process, against the floor's json.loads + json.dumps; the rest of the
    tap's time per record is the SDK's per-record pipeline and HTTP.
+5. The chat streams alone (`chat_rooms`, `chat_messages`; service history deselected): a
+   latency-bound backfill of 10 days x 100 rooms x 10 messages, 100 ms per response, at 1 and
+   8 requests in flight (the 1-in-flight run on fewer days, its 10-day time extrapolated and
+   labelled so), with the requests the server received and the records out per stream; and
+   peak RSS over 3 and 10 days (and 30 days without latency), which should not grow with the
+   days.
 
 Every run is a subprocess whose stdout is read and counted here, as a target would read it.
 `sync` is the tap's own `sync_duration` metric (the sync without interpreter start-up); `wall`
 is the whole process.
 
-Run: `make bench` (or `python benchmarks/bench.py`).
+Run: `make bench` (or `python benchmarks/bench.py`); `--only chats` (or `latency`,
+`records`) runs one part.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -28,27 +36,45 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 import msgspec
 from singer_sdk.singerlib import RecordMessage
 
+from local_happytalk.chats import CHAT_DATA_PATH, CHAT_ROOM_LISTS_PATH, sample_rooms
 from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.records import RowConverter
 from tap_happytalk.streams import SCHEMA
+from tap_happytalk.tap import TapHappyTalk
 from tap_happytalk.windows import DayWindow
 from tap_happytalk.writer import StateFlushingWriter
 
 if TYPE_CHECKING:
+    import io
     from collections.abc import Callable
 
 FIRST_DAY = dt.date(2024, 1, 1)
 LATENCY_DAYS, LATENCY_PER_DAY = 60, 40
 RECORD_PREFIXES = (b'{"type":"RECORD"', b'{"type": "RECORD"')
+RECORD_STREAM = re.compile(rb'\{"type": ?"RECORD", ?"stream": ?"([^"]*)"')
+CHAT_STREAMS = ("chat_rooms", "chat_messages")
+CHAT_DAYS, CHAT_ROOMS_PER_DAY, CHAT_MESSAGES_PER_ROOM = 10, 100, 10
+CHAT_LATENCY = 0.1
+# The 1-in-flight run is serial (~0.1 s a request, ~1,030 requests over 10 days, ~110 s): it
+# is run over this many days, and its 10-day time extrapolated by the number of requests.
+CHAT_SERIAL_DAYS = 2
+CHAT_RSS_DAYS = 3  # peak RSS over this many days and over CHAT_DAYS, both at 100 ms
+CHAT_LONG_DAYS = 30  # and over this many, without latency, to keep the time down
 SYNC_DURATION = re.compile(r'"metric":"sync_duration","value":([0-9.]+)')
+# The chat runs' sync: the parent stream's, which holds its children's; in full, since the
+# child's per-room values are small enough to come in e-notation.
+CHATS_SYNC_DURATION = re.compile(
+    r'"metric":"sync_duration","value":([0-9.e+-]+),"tags":\{"stream":"chat_rooms"'
+)
 
 FLOOR = """
 import json, sys, requests
@@ -75,20 +101,41 @@ class Run:
     sync: float
     records: int
     peak_rss_mb: float
+    by_stream: Counter[str] = field(default_factory=Counter)  # only when asked for
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run `command`, count the RECORD lines it prints, and take its time and peak RSS."""
+def measure(
+    command: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    sync_duration: re.Pattern[str] | None = None,
+) -> Run:
+    """Run `command`, count the RECORD lines it prints, and take its time and peak RSS.
+
+    With `sync_duration`, the pattern of the sync time to take (not the first one logged), the
+    RECORD lines of each stream are counted too, and stdout is read as it comes rather than a
+    megabyte at a time, so peak RSS is sampled more often. Sections 1 to 4 go without, so their
+    reading loop stays as it was.
+    """
     started = time.perf_counter()
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
         if process.stdout is None:  # pragma: no cover - PIPE always gives one
             raise RuntimeError(command)
-        records, partial, peak_kb = 0, b"", 0
-        while chunk := process.stdout.read(1 << 20):
+        by_stream = sync_duration is not None
+        stdout = cast("io.BufferedReader", process.stdout)
+        read = stdout.read1 if by_stream else stdout.read
+        records, partial, peak_kb, streams = 0, b"", 0, Counter[str]()
+        while chunk := read(1 << 20):
             lines = (partial + chunk).split(b"\n")
             partial = lines.pop()
             records += sum(line.startswith(RECORD_PREFIXES) for line in lines)
+            if by_stream:
+                streams.update(
+                    match.group(1).decode()
+                    for line in lines
+                    if (match := RECORD_STREAM.match(line))
+                )
             peak_kb = max(peak_kb, high_water_mark_kb(process.pid))
         process.stdout.close()
         _, status, _ = os.wait4(process.pid, 0)
@@ -98,9 +145,11 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Run:
         log = stderr.read().decode(errors="replace")
     if process.returncode != 0:
         sys.exit(f"bench: {' '.join(command[:3])} failed:\n{log[-2000:]}")
-    found = SYNC_DURATION.search(log)
+    found = (sync_duration or SYNC_DURATION).search(log)
+    if found is None and sync_duration is not None:
+        sys.exit(f"bench: {' '.join(command[:3])} logged no {sync_duration.pattern}")
     # The floor loop reports no sync_duration: its whole run is its sync.
-    return Run(wall, float(found.group(1)) if found else wall, records, peak_kb / 1024)
+    return Run(wall, float(found.group(1)) if found else wall, records, peak_kb / 1024, streams)
 
 
 def high_water_mark_kb(pid: int) -> int:
@@ -117,8 +166,14 @@ def high_water_mark_kb(pid: int) -> int:
     return int(found.group(1)) if found else 0
 
 
-def tap(server: LocalHappyTalk, days: int, config_dir: Path, **settings: object) -> Run:
-    """One run of the tap over `days` days from the server."""
+def tap(
+    server: LocalHappyTalk,
+    days: int,
+    config_dir: Path,
+    catalog: Path | None = None,
+    **settings: object,
+) -> Run:
+    """One run of the tap over `days` days from the server; with `catalog`, its streams."""
     config = {
         "token": server.token,
         "api_url": server.url,
@@ -128,7 +183,10 @@ def tap(server: LocalHappyTalk, days: int, config_dir: Path, **settings: object)
     }
     path = config_dir / "config.json"
     path.write_text(json.dumps(config), encoding="utf-8")
-    return measure([sys.executable, "-m", "tap_happytalk", "--config", str(path)])
+    command = [sys.executable, "-m", "tap_happytalk", "--config", str(path)]
+    if catalog is None:
+        return measure(command)
+    return measure([*command, "--catalog", str(catalog)], sync_duration=CHATS_SYNC_DURATION)
 
 
 def check(condition: bool, problem: str) -> None:  # noqa: FBT001
@@ -244,6 +302,122 @@ def per_record_costs(tap_seconds_per_record: float) -> list[str]:
     ]
 
 
+def chats_catalog(config_dir: Path) -> Path:
+    """A catalog selecting the chat streams alone (as `tests/test_standard.py` builds one)."""
+    config = {"token": "-", "start_date": FIRST_DAY.isoformat()}
+    catalog = TapHappyTalk(config=config, validate_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in CHAT_STREAMS
+    path = config_dir / "chats-catalog.json"
+    path.write_text(json.dumps(catalog), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class ChatRun:
+    """One measured run of the chat streams, and the requests the server received for it."""
+
+    run: Run
+    lists: int  # room-list pages
+    rooms: int  # chat_data requests
+
+    @property
+    def requests(self) -> int:
+        """Every request of the run."""
+        return self.lists + self.rooms
+
+
+def chat_run(server: LocalHappyTalk, days: int, catalog: Path, in_flight: int) -> ChatRun:
+    """One run of the chat streams over `days` days, checked for every room and message."""
+    before = len(server.requests)
+    run = tap(server, days, catalog.parent, catalog, max_concurrent_requests=in_flight)
+    paths = Counter(request.path for request in server.requests[before:])
+    rooms = days * CHAT_ROOMS_PER_DAY
+    messages = rooms * CHAT_MESSAGES_PER_ROOM
+    check(
+        run.by_stream == {"chat_rooms": rooms, "chat_messages": messages},
+        f"chats over {days} days: {dict(run.by_stream)} records, not {rooms} rooms and "
+        f"{messages} messages",
+    )
+    return ChatRun(run, paths[CHAT_ROOM_LISTS_PATH], paths[CHAT_DATA_PATH])
+
+
+def best_chats(runs: list[ChatRun]) -> ChatRun:
+    """The fastest of repeated chat runs."""
+    return min(runs, key=lambda chat: chat.run.sync)
+
+
+def chats(config_dir: Path, repeat: int) -> list[str]:
+    """Section 5: the chat streams alone, latency-bound at 1 and 8 in flight; peak RSS."""
+    catalog = chats_catalog(config_dir)
+    days, few = CHAT_DAYS, CHAT_SERIAL_DAYS
+    rooms = sample_rooms(FIRST_DAY, CHAT_LONG_DAYS, CHAT_ROOMS_PER_DAY, CHAT_MESSAGES_PER_ROOM)
+    with LocalHappyTalk(rooms=rooms, latency_seconds=CHAT_LATENCY) as server:
+        eight = best_chats([chat_run(server, days, catalog, 8) for _ in range(repeat)])
+        eight_few = best_chats([chat_run(server, few, catalog, 8) for _ in range(repeat)])
+        one_few = chat_run(server, few, catalog, 1)
+        short = chat_run(server, CHAT_RSS_DAYS, catalog, 8)
+        server.latency_seconds = 0.0  # read by every request as it comes
+        long = chat_run(server, CHAT_LONG_DAYS, catalog, 8)
+    fast, slow, fast_few = eight.run, one_few.run, eight_few.run
+    # A serial run's sync is its requests one after another: scale it by the requests. Its
+    # wall adds the start-up (wall - sync) once.
+    scale = eight.requests / one_few.requests
+    one_sync = slow.sync * scale
+    one_wall = slow.wall - slow.sync + one_sync
+    return [
+        (
+            f"5. Chats backfill: {days} days x {CHAT_ROOMS_PER_DAY} rooms x "
+            f"{CHAT_MESSAGES_PER_ROOM} messages, {CHAT_LATENCY * 1000:.0f} ms per response "
+            "(chat streams alone)"
+        ),
+        (
+            f"   max_concurrent_requests=1   sync {one_sync:6.2f} s   wall {one_wall:6.2f} s"
+            "   (extrapolated, see the note)"
+        ),
+        f"   max_concurrent_requests=8   sync {fast.sync:6.2f} s   wall {fast.wall:6.2f} s",
+        (
+            f"   speedup                     sync {one_sync / fast.sync:5.1f}x    "
+            f"wall {one_wall / fast.wall:5.1f}x   (target: >= 6x)"
+        ),
+        (
+            f"   over {few} days, as run        1 in flight sync {slow.sync:.2f} s, wall "
+            f"{slow.wall:.2f} s (1 run); 8: sync {fast_few.sync:.2f} s, wall {fast_few.wall:.2f} s"
+        ),
+        (
+            f"                               speedup sync {slow.sync / fast_few.sync:.1f}x, "
+            f"wall {slow.wall / fast_few.wall:.1f}x   (target: >= 6x)"
+        ),
+        (
+            f"   requests made (8 in flight) {eight.requests:,}: {eight.lists} room-list pages + "
+            f"{eight.rooms:,} chat_data (the server's log)"
+        ),
+        (
+            f"   records out                 chat_rooms {fast.by_stream['chat_rooms']:,}, "
+            f"chat_messages {fast.by_stream['chat_messages']:,}"
+        ),
+        (
+            f"   peak RSS, 8 in flight       {CHAT_RSS_DAYS} days {short.run.peak_rss_mb:.0f} MB "
+            f"(1 run), {days} days {fast.peak_rss_mb:.0f} MB, {CHAT_LONG_DAYS} days "
+            f"{long.run.peak_rss_mb:.0f} MB (1 run, no latency)   (target: < 250 MB)"
+        ),
+        (
+            f"   peak RSS {days} days / {CHAT_RSS_DAYS} days    "
+            f"{fast.peak_rss_mb / short.run.peak_rss_mb:4.2f}   (target: <= 1.25)"
+        ),
+        (
+            f"   note: the 1-in-flight {days}-day time was not run: it is the {few}-day run's sync "
+            f"x {scale:.2f}"
+        ),
+        (
+            f"         ({eight.requests:,} / {one_few.requests:,} requests, made one after "
+            "another); wall adds that run's start-up (wall - sync)"
+        ),
+    ]
+
+
 def machine() -> str:
     """The machine the figures come from."""
     model = "unknown CPU"
@@ -258,13 +432,24 @@ def machine() -> str:
 
 
 def main() -> None:
-    """Run every section and print the table."""
+    """Run every section (or the one asked for) and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        choices=("latency", "records", "chats"),
+        help="run one part: latency (section 1), records (2 to 4) or chats (5)",
+    )
+    only = parser.parse_args().only
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
     with tempfile.TemporaryDirectory() as scratch:
         lines = [f"Machine: {machine()}", f"Best of {repeat} runs each.", ""]
-        lines += latency_bound(Path(scratch), repeat)
-        costs, record_lines = record_path(Path(scratch), repeat)
-        lines += record_lines + costs
+        if only in (None, "latency"):
+            lines += latency_bound(Path(scratch), repeat)
+        if only in (None, "records"):
+            costs, record_lines = record_path(Path(scratch), repeat)
+            lines += record_lines + costs
+        if only in (None, "chats"):
+            lines += chats(Path(scratch), repeat)
     print("\n".join(lines))
 
 

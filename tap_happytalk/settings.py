@@ -364,7 +364,7 @@ def _int_setting(config: Mapping[str, Any], name: str) -> int | None:
     low, high = spec["minimum"], spec["maximum"]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(name, f"{value!r} is not a whole number from {low} to {high}")
-    return value
+    return int(value)
 
 
 def _required_int(config: Mapping[str, Any], name: str) -> int:
