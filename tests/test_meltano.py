@@ -1,6 +1,7 @@
 """Meltano end to end, as users run it: `meltano install`, `meltano run`, `meltano state get`.
 
-Runs in a copy of the project against the local HappyTalk server. The PostgreSQL tests need a
+Runs in a copy of the project against the local HappyTalk server, which serves service history
+and consultation rooms; meltano.yml selects all three streams. The PostgreSQL tests need a
 server: `.ci/run` starts one; locally, set TAP_HAPPYTALK_TEST_POSTGRES to a database URL
 (e.g. postgresql://postgres@127.0.0.1:5432/warehouse) or run `bash .ci/run` as root on Debian.
 """
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from local_happytalk.chats import CHAT_ROOM_LISTS_PATH, ZERO_DATE, korea_now, sample_rooms
 from local_happytalk.server import API_FORMAT, Fault, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, copy_project
@@ -28,6 +30,7 @@ MELTANO = str(Path(sys.executable).parent / "meltano")
 SEOUL = ZoneInfo("Asia/Seoul")
 POSTGRES_ENV = "TAP_HAPPYTALK_TEST_POSTGRES"
 KOREAN = '상담분류 변경 [테스트방] - 상품문의 → 불만접수 ✅ "따옴표" 그리고 \\역슬래시'
+STREAMS = ("service_history", "chat_rooms", "chat_messages")
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +66,35 @@ def meltano_process(
     return done
 
 
-def tap_env(server: LocalHappyTalk, end: str, **extra: str) -> dict[str, str]:
+def tap_env(
+    server: LocalHappyTalk, end: str | None, start: str = FIRST_DAY.isoformat(), **extra: str
+) -> dict[str, str]:
+    """The tap's settings for `server`; no `end_date` when `end` is None (up to now)."""
     return {
         "TAP_HAPPYTALK_TOKEN": server.token,
         "TAP_HAPPYTALK_API_URL": server.url,
-        "TAP_HAPPYTALK_START_DATE": FIRST_DAY.isoformat(),
-        "TAP_HAPPYTALK_END_DATE": end,
+        "TAP_HAPPYTALK_START_DATE": start,
+        **({"TAP_HAPPYTALK_END_DATE": end} if end is not None else {}),
         **extra,
     }
 
 
-def bookmark(root: Path, state_id: str) -> str:
+def bookmark(root: Path, state_id: str, stream: str = "service_history") -> str:
     state = json.loads(meltano(root, "state", "get", state_id, env={}))
-    return str(state["singer_state"]["bookmarks"]["service_history"]["replication_key_value"])
+    return str(state["singer_state"]["bookmarks"][stream]["replication_key_value"])
+
+
+def jsonl(root: Path, stream: str) -> list[dict[str, Any]]:
+    """What target-jsonl wrote for `stream` (it appends to a file that is there already)."""
+    path = root / "output" / f"{stream}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def messages_of(rooms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every message of `rooms` (as the local server holds them), with its room's id."""
+    return [
+        {**message, "room_id": room["chat"]["id"]} for room in rooms for message in room["message"]
+    ]
 
 
 def late_and_unusual_events() -> list[dict[str, str]]:
@@ -96,20 +115,66 @@ def late_and_unusual_events() -> list[dict[str, str]]:
 
 def test_meltano_run_into_jsonl_is_incremental(project):
     events = sample_events(FIRST_DAY, 6, 10)
-    output = project / "output" / "service_history.jsonl"
-    output.unlink(missing_ok=True)
-    with LocalHappyTalk(events) as server:
+    rooms = sample_rooms(FIRST_DAY, 6, 4, 5)
+    for stream in STREAMS:
+        (project / "output" / f"{stream}.jsonl").unlink(missing_ok=True)
+    with LocalHappyTalk(events, rooms=rooms) as server:
         meltano(project, "run", "tap-happytalk", "target-jsonl", env=tap_env(server, "2024-03-04"))
-        first = output.read_text(encoding="utf-8").splitlines()
+        first = {stream: jsonl(project, stream) for stream in STREAMS}
         meltano(project, "run", "tap-happytalk", "target-jsonl", env=tap_env(server, "2024-03-07"))
-        both = output.read_text(encoding="utf-8").splitlines()
+        both = {stream: jsonl(project, stream) for stream in STREAMS}
         days_asked = sorted({r.start_date[:10] for r in server.requests if r.start_date})
+        room_days_asked = [str(r.sdate) for r in server.requests if r.path == CHAT_ROOM_LISTS_PATH]
 
-    assert len(first) == 30
-    ids = [json.loads(line)["id"] for line in both]
-    assert sorted(ids) == sorted(e["id"] for e in events)  # every event once, none twice
-    assert days_asked == [f"2024-03-0{day}" for day in range(1, 7)]
-    assert bookmark(project, "dev:tap-happytalk-to-target-jsonl") == "2024-03-07T00:00:00+09:00"
+    assert {stream: len(records) for stream, records in first.items()} == {
+        "service_history": 30,
+        "chat_rooms": 12,
+        "chat_messages": 60,
+    }
+    # Every record once, none twice, over both runs.
+    assert sorted(r["id"] for r in both["service_history"]) == sorted(e["id"] for e in events)
+    assert sorted(r["id"] for r in both["chat_rooms"]) == sorted(r["chat"]["id"] for r in rooms)
+    assert sorted((m["id"], m["room_id"]) for m in both["chat_messages"]) == sorted(
+        (m["id"], m["room_id"]) for m in messages_of(rooms)
+    )
+    assert (len(both["chat_rooms"]), len(both["chat_messages"])) == (24, 120)
+    assert both["chat_rooms"][0]["reg_date"] == "2024-03-01T05:29:32+09:00"
+    days = [f"2024-03-0{day}" for day in range(1, 7)]
+    assert days_asked == days
+    assert sorted(room_days_asked) == days  # one page a day, each day once (lists run ahead)
+    state_id = "dev:tap-happytalk-to-target-jsonl"
+    assert bookmark(project, state_id) == "2024-03-07T00:00:00+09:00"
+    assert bookmark(project, state_id, "chat_rooms") == "2024-03-07T00:00:00+09:00"
+
+
+def test_meltano_run_with_a_token_that_may_not_read_chats_still_succeeds(project):
+    """meltano.yml selects the chat streams; a service-history-only token (-502) skips them."""
+    events = sample_events(FIRST_DAY, 2, 5)
+    for stream in STREAMS:
+        (project / "output" / f"{stream}.jsonl").unlink(missing_ok=True)
+    with LocalHappyTalk(
+        events, rooms=sample_rooms(FIRST_DAY, 2, 3, 4), chat_permission=False
+    ) as server:
+        done = meltano_process(
+            project,
+            "run",
+            "--no-state-update",  # leaves the incremental test's state alone
+            "tap-happytalk",
+            "target-jsonl",
+            env=tap_env(server, "2024-03-03"),
+        )
+
+    assert len(jsonl(project, "service_history")) == 10
+    for stream in ("chat_rooms", "chat_messages"):
+        path = project / "output" / f"{stream}.jsonl"
+        assert not path.exists() or not path.read_text(encoding="utf-8"), stream
+    (warning,) = [
+        line
+        for line in done.stderr.splitlines()
+        if "chat_rooms and chat_messages are skipped" in line
+    ]
+    assert "-502" in warning
+    assert "warning" in warning.lower()
 
 
 def test_meltano_parses_the_taps_structured_logs(project):
@@ -137,13 +202,15 @@ def test_meltano_parses_the_taps_structured_logs(project):
     def fields(event: dict[str, Any]) -> dict[str, Any]:
         return {key: event.get(key) for key in ("level", "plugin_logger", "app_name")}
 
-    (extracting,) = [e for e in tap if e["event"].startswith("Extracting ")]
-    assert extracting["event"].endswith("in 2 windows")
-    assert fields(extracting) == {
-        "level": "info",
-        "plugin_logger": "tap-happytalk.service_history",
-        "app_name": "singer-sdk",
-    }
+    # One line per stream that asks HappyTalk; chat_messages is read with chat_rooms.
+    extracting = [e for e in tap if e["event"].startswith("Extracting ")]
+    assert sorted(e["plugin_logger"] for e in extracting) == [
+        "tap-happytalk.chat_rooms",
+        "tap-happytalk.service_history",
+    ]
+    for line in extracting:
+        assert (line["level"], line["app_name"]) == ("info", "singer-sdk")
+        assert line["event"].endswith("in 2 windows")
     (retry,) = [e for e in tap if "retry 1 of 2" in e["event"]]
     assert fields(retry) == {
         "level": "warning",
@@ -151,9 +218,11 @@ def test_meltano_parses_the_taps_structured_logs(project):
         "app_name": "singer-sdk",
     }
     metrics = [e["metric_info"] for e in tap if e["event"] == "METRIC"]
-    (records,) = [m for m in metrics if m["metric"] == "record_count"]
+    counted = [m for m in metrics if m["metric"] == "record_count"]
+    (records,) = [m for m in counted if m["tags"]["stream"] == "service_history"]
     assert records["value"] == 10
-    assert records["tags"]["stream"] == "service_history"
+    assert {m["tags"]["stream"] for m in counted} <= set(STREAMS)
+    assert sum(m["value"] for m in counted if m["tags"]["stream"] != "service_history") == 0
     statuses = {m["tags"].get("http_status_code") for m in metrics}
     assert {200, 503} <= statuses
     assert not [e for e in tap if e["event"].startswith(("METRIC:", "{"))]  # nothing left raw
@@ -212,15 +281,105 @@ def utc(wall_clock: str) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
+def room_at_a_known_instant() -> dict[str, Any]:
+    """A room opened 2024-03-01 10:26:31 Korea time (01:26:31 UTC), closed after midnight."""
+    return {
+        "chat": {
+            "id": "KnownInstantRoom00000000000001",
+            "title": "배송 언제 오나요?",
+            "counselor_name": "lc-kim",
+            "customer_uuid": "1000225570_user0001",
+            "reg_date": "2024-03-01 10:26:31",
+            "complate_date": "2024-03-02 00:05:00",  # 2024-03-01 15:05:00 UTC
+            "status": "2",
+            "vote_score": "4",
+            "vote_comment": KOREAN,
+        },
+        "message": [
+            {
+                "id": "9000001",
+                "user_type": "C",
+                "contents": KOREAN,
+                "send_date": "2024-03-01 10:26:40",
+            },
+            {
+                "id": "9000002",
+                "user_type": "H",
+                "contents": "확인해 보겠습니다.",
+                "send_date": "2024-03-01 10:27:10",
+                "read_date": "2024-03-01 10:27:12",
+            },
+        ],
+    }
+
+
+def table_keys(url: str, schema: str) -> dict[str, str]:
+    """Each table of `schema` and its primary key's columns."""
+    rows = query(
+        url,
+        "select c.table_name, string_agg(k.column_name, ',') "
+        "from information_schema.table_constraints c "
+        "join information_schema.key_column_usage k using (constraint_schema, constraint_name) "
+        f"where c.table_schema = '{schema}' and c.constraint_type = 'PRIMARY KEY' "
+        "group by c.table_name",
+    )
+    return {str(table): str(columns) for table, columns in rows}
+
+
+def optional_utc(wall_clock: str | None) -> dt.datetime | None:
+    """`utc`, for HappyTalk's dates of what may not have happened (`0000-00-00 00:00:00`)."""
+    return None if wall_clock in {None, "", ZERO_DATE} else utc(str(wall_clock))
+
+
+def assert_rooms_landed(url: str, schema: str, rooms: list[dict[str, Any]]) -> None:
+    """Exactly `rooms` and their messages are in `schema`, as they are now, at their instants."""
+    landed = {
+        row[0]: row[1:]
+        for row in query(
+            url,
+            "select id, status, reg_date, complate_date, vote_score, vote_comment "
+            f"from {schema}.chat_rooms",
+        )
+    }
+    assert sorted(landed) == sorted(room["chat"]["id"] for room in rooms)
+    for room in rooms:
+        chat = room["chat"]
+        assert landed[chat["id"]] == (
+            chat["status"],
+            utc(chat["reg_date"]),
+            optional_utc(chat["complate_date"]),
+            chat.get("vote_score"),
+            chat.get("vote_comment"),
+        ), chat["id"]
+    messages = {
+        row[0]: row[1:]
+        for row in query(
+            url, f"select id, room_id, contents, send_date, read_date from {schema}.chat_messages"
+        )
+    }
+    expected = messages_of(rooms)
+    assert sorted(messages) == sorted(message["id"] for message in expected)
+    for message in expected:
+        assert messages[message["id"]] == (
+            message["room_id"],
+            message["contents"],
+            utc(message["send_date"]),
+            optional_utc(message.get("read_date")),
+        ), message["id"]
+
+
 @pytest.mark.postgres
-def test_meltano_run_into_postgres_lands_every_event_once_at_the_right_instant(project, postgres):
+def test_meltano_run_into_postgres_lands_every_record_once_at_the_right_instant(project, postgres):
     schema = f"happytalk_{uuid.uuid4().hex[:8]}"
     events = sample_events(FIRST_DAY, 5, 10, first_id=99_990)
     table = f"{schema}.service_history"
-    with LocalHappyTalk(events) as server:
+    with LocalHappyTalk(events, rooms=sample_rooms(FIRST_DAY, 5, 4, 5)) as server:
+        server.chats.add_rooms([room_at_a_known_instant()])
         env = {**tap_env(server, "2024-03-04"), **postgres_env(postgres, schema)}
         meltano(project, "run", "happytalk-to-postgres", env=env)  # the job meltano.yml defines
         first = query(postgres, f"select id, _sdc_batched_at from {table}")
+        first_rooms = query(postgres, f"select id from {schema}.chat_rooms")
+        first_messages = query(postgres, f"select id from {schema}.chat_messages")
 
         server.add_events(late_and_unusual_events())
         env = {
@@ -228,6 +387,7 @@ def test_meltano_run_into_postgres_lands_every_event_once_at_the_right_instant(p
             **postgres_env(postgres, schema),
         }
         meltano(project, "run", "tap-happytalk", "target-postgres", env=env)
+        rooms = server.chats.rooms()
 
     expected = events + late_and_unusual_events()
     rows = query(
@@ -250,11 +410,77 @@ def test_meltano_run_into_postgres_lands_every_event_once_at_the_right_instant(p
     assert resent
     assert all(by_id[i][2] >= utc("2024-03-03 23:00:00") for i in resent)
 
-    (key,) = query(
+    # Consultations: the first run's three days, then every room once, merged on `id`.
+    assert (len(first_rooms), len(first_messages)) == (13, 62)
+    assert (len(rooms), len(messages_of(rooms))) == (21, 102)
+    assert_rooms_landed(postgres, schema, rooms)
+    (known,) = query(
         postgres,
-        "select string_agg(k.column_name, ',') from information_schema.table_constraints c "
-        "join information_schema.key_column_usage k using (constraint_schema, constraint_name) "
-        f"where c.table_schema = '{schema}' and c.constraint_type = 'PRIMARY KEY'",
+        "select reg_date, complate_date, vote_comment from "
+        f"{schema}.chat_rooms where id = 'KnownInstantRoom00000000000001'",
     )
-    assert key == ("id",)
-    assert bookmark(project, "dev:tap-happytalk-to-target-postgres") == "2024-03-06T00:00:00+09:00"
+    assert known == (dt.datetime(2024, 3, 1, 1, 26, 31), dt.datetime(2024, 3, 1, 15, 5), KOREAN)
+    assert query(
+        postgres, f"select send_date from {schema}.chat_messages where id = '9000001'"
+    ) == [(dt.datetime(2024, 3, 1, 1, 26, 40),)]
+
+    assert table_keys(postgres, schema) == dict.fromkeys(STREAMS, "id")
+    state_id = "dev:tap-happytalk-to-target-postgres"
+    assert bookmark(project, state_id) == "2024-03-06T00:00:00+09:00"
+    assert bookmark(project, state_id, "chat_rooms") == "2024-03-06T00:00:00+09:00"
+
+
+@pytest.mark.postgres
+def test_meltano_run_into_postgres_reads_a_room_again_until_it_closes(project, postgres):
+    """A room open when read holds the `chat_rooms` bookmark: the next run lands it closed.
+
+    The rooms are recent (within `open_room_recheck_days` of now, Korea time, as HappyTalk's
+    "now" is), and the runs go up to now (`end_margin_seconds` 0, no `end_date`).
+    """
+    schema = f"happytalk_{uuid.uuid4().hex[:8]}"
+    now = korea_now()
+    start = (now - dt.timedelta(days=2)).date().isoformat()
+    hours_ago = [now - dt.timedelta(hours=hours) for hours in (3, 2, 1)]
+    suffix = f"reread{uuid.uuid4().hex[:6]}"  # a state of its own, apart from the other tests
+    with LocalHappyTalk() as server:
+        chats = server.chats
+        in_progress = chats.add_room(reg_date=hours_ago[0], status="1", counselor_name="lc-lee")
+        chats.add_message(in_progress, "확인해 보겠습니다.", user_type="H", send_date=hours_ago[0])
+        done = chats.add_room(reg_date=hours_ago[1], status="2", counselor_name="lc-lee")
+        chats.close_room(done, at=hours_ago[1] + dt.timedelta(minutes=5))
+        waiting = chats.add_room(reg_date=hours_ago[2])  # waiting for intake (status 0) throughout
+        env = {
+            **tap_env(server, None, start, TAP_HAPPYTALK_END_MARGIN_SECONDS="0"),
+            **postgres_env(postgres, schema),
+        }
+        run = ("run", f"--state-id-suffix={suffix}", "tap-happytalk", "target-postgres")
+
+        meltano(project, *run, env=env)
+        assert_rooms_landed(postgres, schema, chats.rooms())
+        state_id = f"dev:tap-happytalk-to-target-postgres:{suffix}"
+        opened = chats.room(in_progress)["chat"]["reg_date"]
+        pinned = dt.datetime.strptime(opened, API_FORMAT).replace(tzinfo=SEOUL).isoformat()
+        assert bookmark(project, state_id, "chat_rooms") == pinned
+
+        # Between the runs: the agent answers, the room closes and is rated.
+        answer = chats.add_message(in_progress, "처리되었습니다. 감사합니다.", user_type="H")
+        closed_at = chats.close_room(in_progress)
+        chats.rate_room(in_progress, 5, "빠른 처리 감사해요")
+        meltano(project, *run, env=env)
+        rooms = chats.rooms()
+        waiting_opened = chats.room(waiting)["chat"]["reg_date"]
+
+    assert_rooms_landed(postgres, schema, rooms)  # as they are now: closed, rated, answered
+    (final,) = query(
+        postgres,
+        "select status, complate_date, vote_score, vote_comment from "
+        f"{schema}.chat_rooms where id = '{in_progress}'",
+    )
+    assert final == ("2", utc(closed_at), "5", "빠른 처리 감사해요")
+    assert query(
+        postgres, f"select room_id, contents from {schema}.chat_messages where id = '{answer}'"
+    ) == [(in_progress, "처리되었습니다. 감사합니다.")]
+    assert query(postgres, f"select count(*) from {schema}.chat_rooms") == [(3,)]
+    # The waiting room is still open: it holds the bookmark now.
+    waiting_at = dt.datetime.strptime(waiting_opened, API_FORMAT).replace(tzinfo=SEOUL)
+    assert bookmark(project, state_id, "chat_rooms") == waiting_at.isoformat()
