@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
@@ -30,7 +29,7 @@ from tap_happytalk.errors import (
 )
 from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.records import WALL_CLOCK, RowConverter
-from tap_happytalk.streams import HappyTalkStream
+from tap_happytalk.streams import ExplainedErrorsStream, HappyTalkStream
 from tap_happytalk.windows import API_FORMAT, to_wall_clock
 
 if TYPE_CHECKING:
@@ -406,7 +405,7 @@ class ChatRoomsStream(HappyTalkStream):
         return record, converted
 
 
-class ChatMessagesStream(Stream):
+class ChatMessagesStream(ExplainedErrorsStream):
     """Every message of every room `chat_rooms` emits, sent just before its room."""
 
     name = "chat_messages"

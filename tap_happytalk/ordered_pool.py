@@ -29,18 +29,27 @@ def map_in_order(
 
     At most `max_in_flight` results are pending and one is with the consumer, so memory
     follows the pool size, not the number of items. The first exception is raised in item
-    order. When `stop` is set, or the consumer stops early, the generator ends within
-    `STOP_POLL_SECONDS`, without waiting for calls in progress: they run on daemon threads,
-    which the process does not wait for when it exits, and their results are dropped.
+    order; one from `items` itself, after the results of the items it gave. When `stop` is
+    set, or the consumer stops early, the generator ends within `STOP_POLL_SECONDS`, without
+    waiting for calls in progress: they run on daemon threads, which the process does not
+    wait for when it exits, and their results are dropped.
     """
     remaining = iter(items)
     pending: deque[tuple[Item, Future[Result]]] = deque()
     pool = _DaemonPool[Item, Result](function, max_in_flight)
+    # An error from `items` itself comes after every item it did give: it is held back
+    # until their results are out.
+    failed: list[Exception] = []
 
     def submit_next() -> None:
-        for item in remaining:
-            pending.append((item, pool.submit(item)))
+        if failed:
             return
+        try:
+            for item in remaining:
+                pending.append((item, pool.submit(item)))
+                return
+        except Exception as exc:  # noqa: BLE001 - raised in order, below
+            failed.append(exc)
 
     try:
         for _ in range(max_in_flight):
@@ -55,6 +64,8 @@ def map_in_order(
             # Refill before yielding, so the pool stays busy while the consumer works.
             submit_next()
             yield item, result
+        if failed and not stop.is_set():
+            raise failed[0]
     finally:
         pool.shutdown()
 

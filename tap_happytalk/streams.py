@@ -100,7 +100,24 @@ def _rows(body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
     return data
 
 
-class HappyTalkStream(Stream):
+class ExplainedErrorsStream(Stream):
+    """A stream that leaves the SDK's generic error line out where the tap says more."""
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """Log as the SDK does, less its generic line before an error the tap explains.
+
+        The SDK logs "An unhandled error occurred while syncing" for any error: also for the
+        tap's own errors and failing stream maps, which the command-line edge reports in one
+        line, and for the planned stop after one record of `--test`.
+        """
+        explained = (TapHappyTalkError, MappingError, SyncLifecycleSignal)
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], explained):
+            return
+        super().log(message, *args, level=level, **kwargs)
+
+
+class HappyTalkStream(ExplainedErrorsStream):
     """What every HappyTalk stream shares: settings, the stop, the bookmark, the record path.
 
     The bookmark (`replication_key_value`) is the instant from which a later run resumes,
@@ -216,19 +233,6 @@ class HappyTalkStream(Stream):
         else:
             self.logger.info("Nothing to extract: %s is not before %s", start, end)
         return start, end, windows
-
-    @override
-    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        """Log as the SDK does, less its generic line before an error the tap explains.
-
-        The SDK logs "An unhandled error occurred while syncing" for any error: also for the
-        tap's own errors and failing stream maps, which the command-line edge reports in one
-        line, and for the planned stop after one record of `--test`.
-        """
-        explained = (TapHappyTalkError, MappingError, SyncLifecycleSignal)
-        if level >= logging.ERROR and isinstance(sys.exc_info()[1], explained):
-            return
-        super().log(message, *args, level=level, **kwargs)
 
     @override
     def generate_child_contexts(

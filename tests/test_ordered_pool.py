@@ -111,3 +111,15 @@ def test_work_not_yet_started_is_dropped_when_the_consumer_stops():
     time.sleep(0.2)
 
     assert len(started) <= 4
+
+
+def test_an_error_from_the_items_comes_after_the_results_of_the_items_before_it():
+    def items():
+        yield 1
+        yield 2
+        raise KeyError("the next day's list")
+
+    answers = map_in_order(lambda item: item * 10, items(), 4, threading.Event())
+    assert [next(answers), next(answers)] == [(1, 10), (2, 20)]
+    with pytest.raises(KeyError, match="next day"):
+        next(answers)
