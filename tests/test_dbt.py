@@ -1,0 +1,778 @@
+"""The dbt project in transform/ on both warehouses, against what the sample data says.
+
+The same story both ways: the tap extracts three days of sample events and rooms; then, twice, a
+recent window where one room is still open at the first run and closed, rated and one message
+longer at the second, so it is delivered twice (merged on `id` by target-postgres, appended to
+the JSONL). DuckDB: the tap runs as a subprocess and its RECORD messages are appended to one file
+per stream exactly as target-jsonl writes them; `scripts/analytics.py` builds the project over
+them. PostgreSQL: `meltano run tap-happytalk target-postgres` into a fresh schema, then
+`dbt build --target postgres`. Both builds run in a time zone other than UTC and Korea's, so no
+model leans on the session's time zone. Then every mart is compared with the sample.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import uuid
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from local_happytalk.chats import API_FORMAT, expected_times, korea_now, sample_rooms
+from local_happytalk.server import LocalHappyTalk, sample_events
+from tap_happytalk.tap import TapHappyTalk
+
+from .conftest import FIRST_DAY, PROJECT, TapRun, copy_project, run_tap, write_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import ModuleType
+
+TRANSFORM = PROJECT / "transform"
+STREAMS = ("service_history", "chat_rooms", "chat_messages")
+DAYS, EVENTS_PER_DAY, ROOMS_PER_DAY, MESSAGES_PER_ROOM = 3, 30, 8, 8
+POSTGRES_ENV = "TAP_HAPPYTALK_TEST_POSTGRES"
+ELSEWHERE = "America/New_York"  # the session time zone of both builds: neither UTC nor Korea's
+KOREA_OFFSET = dt.timedelta(hours=9)
+LOGIN, LOGOUT = "로그인", "로그아웃"
+MODELS = {
+    "stg_happytalk__service_history",
+    "stg_happytalk__chat_rooms",
+    "stg_happytalk__chat_messages",
+    "consultations_per_day",
+    "room_response_times",
+    "ratings_per_agent_category",
+    "agent_daily_activity",
+}
+
+# --- the sample ------------------------------------------------------------------------------
+
+
+def wall_clock(moment: dt.datetime) -> str:
+    return moment.strftime(API_FORMAT)
+
+
+@dataclass
+class Sample:
+    """The server and what it holds; the marts must say what its rooms and events say."""
+
+    server: LocalHappyTalk
+    events: list[dict[str, str]]
+    reopened: str  # the room open at the first recent run, closed before the second
+    resent: str  # a room closed all along, read again with it
+    opened: dt.datetime  # `reopened`'s reg_date, Korea wall clock
+    closed: dt.datetime  # its complate_date
+
+    @property
+    def recent_start(self) -> str:
+        return (self.opened - dt.timedelta(hours=4)).date().isoformat()
+
+    def rooms(self) -> list[dict[str, Any]]:
+        return self.server.chats.rooms()
+
+    def close_the_open_room(self) -> None:
+        chats = self.server.chats
+        chats.add_message(
+            self.reopened,
+            "해결됐어요, 감사합니다.",
+            send_date=self.closed - dt.timedelta(minutes=1),
+        )
+        chats.close_room(self.reopened, at=self.closed)
+        chats.rate_room(self.reopened, 5, "친절하게 답변해 주셔서 감사합니다.")
+
+
+def recent_events(opened: dt.datetime) -> list[dict[str, str]]:
+    """An agent's day around the recent room: two logins, two logouts, a key without apply_date."""
+
+    def event(number: int, at: dt.datetime, content: str, result: str) -> dict[str, str]:
+        return {
+            "id": str(900_000 + number),
+            "type": "A",
+            "kind": "S",
+            "request_user": "lc-test",
+            "request_content": content,
+            "request_date": wall_clock(at),
+            "apply_id": "37999",
+            "apply_content": result,
+            "apply_date": wall_clock(at),
+        }
+
+    return [
+        event(1, opened - dt.timedelta(hours=3), "[WEB] lc-test(37999)상담원 로그인.", LOGIN),
+        event(2, opened - dt.timedelta(hours=2), "[WEB] lc-test(37999)상담원 로그아웃", LOGOUT),
+        event(3, opened - dt.timedelta(hours=1), "[WEB] lc-test(37999)상담원 로그인.", LOGIN),
+        {
+            **event(4, opened + dt.timedelta(minutes=30), "API 키 발급 요청 (lc-test)", "성공"),
+            "type": "M",
+            "kind": "K",
+            "apply_date": "",
+        },
+        event(5, opened + dt.timedelta(hours=2), "[WEB] lc-test(37999)상담원 로그아웃", LOGOUT),
+    ]
+
+
+@contextmanager
+def serve() -> Iterator[Sample]:
+    """The sample server, with two recent rooms besides the sample's (from 26 hours ago)."""
+    opened = korea_now() - dt.timedelta(hours=26)
+    events = [
+        *sample_events(FIRST_DAY, DAYS, EVENTS_PER_DAY, first_id=99_990),
+        *recent_events(opened),
+    ]
+    rooms = sample_rooms(FIRST_DAY, DAYS, ROOMS_PER_DAY, MESSAGES_PER_ROOM)
+    with LocalHappyTalk(events, rooms=rooms) as server:
+
+        def at(seconds: int) -> str:
+            return wall_clock(opened + dt.timedelta(seconds=seconds))
+
+        agent = {"counselor_name": "lc-test", "counselor_nickname": "테스트"}
+        category = {"cate_name1": "배송문의", "cate_name2": "배송지연", "out_api": "7"}
+        reopened = server.chats.add_room(
+            reg_date=opened,
+            status="1",
+            phone_os="",
+            **agent,
+            **category,
+            messages=[
+                {"user_type": "B", "contents": "상담 유형을 선택해 주세요.", "send_date": at(0)},
+                {"user_type": "C", "contents": "배송이 안 와요", "send_date": at(5)},
+                {"user_type": "B", "contents": "주문번호를 입력해 주세요.", "send_date": at(6)},
+                {"user_type": "H", "type": "M", "contents": "VIP", "send_date": at(20)},
+                {"user_type": "H", "contents": "확인해 보겠습니다.", "send_date": at(65)},
+            ],
+        )
+        resent = server.chats.add_room(
+            reg_date=opened + dt.timedelta(minutes=10),
+            status="2",
+            complate_date=at(900),
+            **agent,
+            **category,
+            messages=[
+                {"user_type": "C", "contents": "문의드립니다", "send_date": at(600)},
+                {"user_type": "H", "contents": "네 고객님", "send_date": at(630)},
+            ],
+        )
+        yield Sample(server, events, reopened, resent, opened, opened + dt.timedelta(minutes=40))
+
+
+def every_stream_selected(server: LocalHappyTalk) -> dict[str, Any]:
+    config = {"token": server.token, "api_url": server.url, "start_date": FIRST_DAY.isoformat()}
+    catalog = TapHappyTalk(config=config).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = True
+    return catalog
+
+
+# --- running dbt -----------------------------------------------------------------------------
+
+
+def dbt_build(target: str, env: dict[str, str], scratch: Path) -> dict[str, str]:
+    """`dbt build --target TARGET`; it must succeed. Each node's status, by unique_id."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "build",
+            "--project-dir",
+            str(TRANSFORM),
+            "--profiles-dir",
+            str(TRANSFORM),
+            "--target",
+            target,
+            "--target-path",
+            str(scratch / "target"),
+            "--log-path",
+            str(scratch / "logs"),
+            "--no-use-colors",
+        ],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("HAPPYTALK_", "DBT_"))},
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((scratch / "target" / "run_results.json").read_text(encoding="utf-8"))
+    return {str(r["unique_id"]): str(r["status"]) for r in results["results"]}
+
+
+@functools.cache
+def load_analytics() -> ModuleType:
+    """scripts/analytics.py as a module (scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location(
+        "happytalk_analytics", PROJECT / "scripts" / "analytics.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Built:
+    """A finished build: how to query its models, and what the sample held."""
+
+    query: Callable[[str], list[tuple[Any, ...]]]
+    schema: str
+    sample: Sample
+    rooms: list[dict[str, Any]]
+    copies_of_reopened: int  # how many copies of the reopened room the loader kept
+
+    def rows(self, model: str, columns: str, where: str = "") -> list[tuple[Any, ...]]:
+        return self.query(f"select {columns} from {self.schema}.{model} {where}")
+
+
+# --- DuckDB over JSON Lines ------------------------------------------------------------------
+
+
+def append_jsonl(directory: Path, run: TapRun) -> Counter[str]:
+    """Append the run's records to `<stream>.jsonl`, as target-jsonl writes them."""
+    assert run.returncode == 0, run.stderr
+    written: Counter[str] = Counter()
+    for message in run.messages:
+        if message["type"] == "RECORD":
+            path = directory / f"{message['stream']}.jsonl"
+            with path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(message["record"]) + "\n")
+            written[message["stream"]] += 1
+    return written
+
+
+@pytest.fixture(scope="module")
+def duckdb_build(tmp_path_factory) -> Iterator[tuple[Built, str]]:
+    """Three tap runs into JSONL, then `python scripts/analytics.py` over them."""
+    import duckdb  # noqa: PLC0415 - only these tests need it
+
+    work = tmp_path_factory.mktemp("dbt-duckdb")
+    output = work / "output"
+    output.mkdir()
+    for stream in STREAMS:
+        (output / f"{stream}.jsonl").touch()
+    with serve() as sample:
+        catalog = write_json(work / "catalog.json", every_stream_selected(sample.server))
+        config = {"token": sample.server.token, "api_url": sample.server.url}
+        args = ("--catalog", str(catalog))
+        month = {"start_date": FIRST_DAY.isoformat(), "end_date": "2024-03-04"}
+        append_jsonl(output, run_tap(work, {**config, **month}, args=args))
+        recent = {**config, "start_date": sample.recent_start}
+        first = run_tap(work, recent, args=args)
+        append_jsonl(output, first)
+        sample.close_the_open_room()
+        second = run_tap(work, recent, args=args, state=first.states[-1])
+        again = append_jsonl(output, second)
+        assert again["chat_rooms"] == 2  # both recent rooms: the open one held the bookmark
+        rooms = sample.rooms()
+
+    summary = subprocess.run(
+        [sys.executable, str(PROJECT / "scripts" / "analytics.py"), str(output)],
+        env={**os.environ, "TZ": ELSEWHERE},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert summary.returncode == 0, summary.stdout + summary.stderr
+    database = output / "happytalk.duckdb"
+    with duckdb.connect(str(database), read_only=True) as connection:
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            return connection.execute(sql).fetchall()
+
+        yield Built(query, "analytics", sample, rooms, copies_of_reopened=2), summary.stdout
+
+
+@pytest.fixture(scope="module")
+def duckdb_built(duckdb_build: tuple[Built, str]) -> Built:
+    return duckdb_build[0]
+
+
+def test_duckdb_summary_prints_days_median_and_busiest_agent(duckdb_build):
+    built, text = duckdb_build
+    analytics = load_analytics()
+    lines = text.splitlines()
+    per_day = Counter(room["chat"]["reg_date"][:10] for room in built.rooms)
+    for day, rooms in per_day.items():
+        assert any(line.startswith(f"{day}  {rooms:>5}  ") for line in lines), (day, text)
+    assert f"{'total':<10}  {sum(per_day.values()):>5}" in lines
+    seconds = [
+        t.first_response_seconds
+        for t in expected_times(built.rooms).values()
+        if t.first_response_seconds is not None
+    ]
+    median = analytics.duration(statistics.median(seconds))
+    assert f"Median first response: {median} over {len(seconds)} answered rooms" in lines
+    taken = Counter(r["chat"]["counselor_name"] for r in built.rooms if r["chat"]["counselor_name"])
+    busiest = min(taken, key=lambda name: (-taken[name], name))
+    assert any(line.startswith(f"Busiest agent: {busiest} (") for line in lines), text
+    assert lines[-1].startswith("dbt build: ")
+    assert "warn" not in lines[-1]
+    assert "error" not in lines[-1]
+    assert "fail" not in lines[-1]
+
+
+def test_summarize_says_which_jsonl_files_are_missing(tmp_path):
+    (tmp_path / "service_history.jsonl").touch()
+    analytics = load_analytics()
+    with pytest.raises(FileNotFoundError, match=r"chat_rooms\.jsonl, chat_messages\.jsonl"):
+        analytics.summarize(tmp_path)
+
+
+def test_duckdb_staging_keeps_the_latest_copy_of_a_room_sent_twice(duckdb_built):
+    assert_latest_copies(duckdb_built)
+
+
+def test_duckdb_staging_times_are_utc_and_korea_time(duckdb_built):
+    assert_times(duckdb_built)
+
+
+def test_duckdb_staging_decodes_codes_and_nulls_empty_strings(duckdb_built):
+    assert_decoded(duckdb_built)
+
+
+def test_duckdb_response_times_are_the_samples(duckdb_built):
+    assert_response_times(duckdb_built)
+
+
+def test_duckdb_consultations_per_day_and_channel(duckdb_built):
+    assert_consultations_per_day(duckdb_built)
+
+
+def test_duckdb_ratings_per_agent_and_category(duckdb_built):
+    assert_ratings(duckdb_built)
+
+
+def test_duckdb_agent_daily_activity(duckdb_built):
+    assert_agent_activity(duckdb_built)
+
+
+# --- PostgreSQL over target-postgres ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    message = (
+        f"{POSTGRES_ENV} is not set: these tests load into a real PostgreSQL server. "
+        "Run `bash .ci/run` (as root on Debian: it installs and starts one), or set "
+        f"{POSTGRES_ENV}=postgresql://USER@HOST:PORT/DATABASE"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def target_postgres_env(url: str, schema: str) -> dict[str, str]:
+    """The TARGET_POSTGRES_* variables of `url`: both target-postgres and the profile read them."""
+    parts = urlsplit(url)
+    return {
+        "TARGET_POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "TARGET_POSTGRES_PORT": str(parts.port or 5432),
+        "TARGET_POSTGRES_USER": parts.username or "postgres",
+        "TARGET_POSTGRES_PASSWORD": parts.password or "",
+        "TARGET_POSTGRES_DATABASE": parts.path.lstrip("/"),
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+    }
+
+
+def meltano(root: Path, *args: str, env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "meltano"), *args],
+        cwd=root,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))},
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture(scope="module")
+def postgres_built(postgres, tmp_path_factory) -> Iterator[Built]:
+    """Three `meltano run`s into a fresh schema, then `dbt build --target postgres`."""
+    import psycopg  # noqa: PLC0415 - only the PostgreSQL tests need it
+
+    work = tmp_path_factory.mktemp("dbt-postgres")
+    project = copy_project(work / "project")
+    meltano(project, "install", env={})
+    schema = f"happytalk_{uuid.uuid4().hex[:8]}"
+    loader = target_postgres_env(postgres, schema)
+    with serve() as sample:
+        tap = {
+            "TAP_HAPPYTALK_TOKEN": sample.server.token,
+            "TAP_HAPPYTALK_API_URL": sample.server.url,
+        }
+        month = {
+            "TAP_HAPPYTALK_START_DATE": FIRST_DAY.isoformat(),
+            "TAP_HAPPYTALK_END_DATE": "2024-03-04",
+        }
+        recent = {"TAP_HAPPYTALK_START_DATE": sample.recent_start}
+        run = ("run", "tap-happytalk", "target-postgres")
+        meltano(project, *run, env={**tap, **month, **loader})
+        meltano(project, *run, env={**tap, **recent, **loader})
+        sample.close_the_open_room()
+        meltano(project, *run, env={**tap, **recent, **loader})
+        rooms = sample.rooms()
+
+    analytics = f"{schema}_analytics"
+    statuses = dbt_build(
+        "postgres",
+        {
+            **loader,
+            "HAPPYTALK_SOURCE_SCHEMA": schema,
+            "HAPPYTALK_DBT_SCHEMA": analytics,
+            "PGTZ": ELSEWHERE,
+        },
+        work,
+    )
+    assert_built_cleanly(statuses)
+    with psycopg.connect(postgres) as connection:
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            return connection.execute(sql).fetchall()
+
+        yield Built(query, analytics, sample, rooms, copies_of_reopened=1)
+        connection.rollback()
+        connection.execute(f"drop schema {analytics} cascade")
+        connection.execute(f"drop schema {schema} cascade")
+        connection.commit()
+
+
+@pytest.mark.postgres
+def test_postgres_source_columns_are_as_target_postgres_makes_them(postgres_built):
+    schema = postgres_built.schema.removesuffix("_analytics")
+    types = dict(
+        postgres_built.query(
+            "select table_name || '.' || column_name, data_type from information_schema.columns "
+            f"where table_schema = '{schema}'"
+        )
+    )
+    assert types["service_history.request_date"] == "timestamp without time zone"
+    assert types["chat_rooms.complate_date"] == "timestamp without time zone"
+    assert types["chat_rooms.tags"] == "ARRAY"
+    assert types["chat_messages.contents"] == "text"
+    assert "chat_rooms._sdc_extracted_at" in types
+
+
+@pytest.mark.postgres
+def test_postgres_staging_keeps_the_latest_copy_of_a_room_sent_twice(postgres_built):
+    assert_latest_copies(postgres_built)
+
+
+@pytest.mark.postgres
+def test_postgres_staging_times_are_utc_and_korea_time(postgres_built):
+    assert_times(postgres_built)
+
+
+@pytest.mark.postgres
+def test_postgres_staging_decodes_codes_and_nulls_empty_strings(postgres_built):
+    assert_decoded(postgres_built)
+
+
+@pytest.mark.postgres
+def test_postgres_response_times_are_the_samples(postgres_built):
+    assert_response_times(postgres_built)
+
+
+@pytest.mark.postgres
+def test_postgres_consultations_per_day_and_channel(postgres_built):
+    assert_consultations_per_day(postgres_built)
+
+
+@pytest.mark.postgres
+def test_postgres_ratings_per_agent_and_category(postgres_built):
+    assert_ratings(postgres_built)
+
+
+@pytest.mark.postgres
+def test_postgres_agent_daily_activity(postgres_built):
+    assert_agent_activity(postgres_built)
+
+
+# --- what both warehouses must say -----------------------------------------------------------
+
+
+def assert_built_cleanly(statuses: dict[str, str]) -> None:
+    """Every model built and every test passed: no warning either (all codes known)."""
+    models = {key.rsplit(".", 1)[-1] for key in statuses if key.startswith("model.")}
+    assert models == MODELS
+    assert set(statuses.values()) <= {"success", "pass"}, {
+        key: status for key, status in statuses.items() if status not in {"success", "pass"}
+    }
+    assert sum(1 for key in statuses if key.startswith("test.")) >= 30
+
+
+def korea(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else wall_clock(moment)
+
+
+def utc_of(wall: str) -> dt.datetime:
+    return dt.datetime.strptime(wall, API_FORMAT) - KOREA_OFFSET
+
+
+def assert_latest_copies(built: Built) -> None:
+    sample = built.sample
+    rooms = built.rows(
+        "stg_happytalk__chat_rooms",
+        "room_id, status, status_label, status_label_ko, closed_at_kst, vote_score, "
+        "vote_comment, copies_loaded",
+    )
+    by_id = {row[0]: row[1:] for row in rooms}
+    assert len(rooms) == len(by_id) == len(built.rooms)
+    assert by_id[sample.reopened] == (
+        "2",
+        "done",
+        "상담 완료",
+        sample.closed,
+        5,
+        "친절하게 답변해 주셔서 감사합니다.",
+        built.copies_of_reopened,
+    )
+    assert by_id[sample.resent][-1] == built.copies_of_reopened  # sent twice, alike
+    messages = built.rows("stg_happytalk__chat_messages", "message_id, room_id, copies_loaded")
+    want = {m["id"]: r["chat"]["id"] for r in built.rooms for m in r["message"]}
+    assert {row[0]: row[1] for row in messages} == want
+    assert len(messages) == len(want)
+    reopened_copies = {row[2] for row in messages if row[1] == sample.reopened}
+    # Its first five messages came twice (JSONL), the one written before closing once.
+    assert reopened_copies == ({1, 2} if built.copies_of_reopened == 2 else {1})
+    events = built.rows("stg_happytalk__service_history", "event_id")
+    assert sorted(row[0] for row in events) == sorted(e["id"] for e in sample.events)
+
+
+def assert_times(built: Built) -> None:
+    rows = built.rows(
+        "stg_happytalk__chat_rooms",
+        "room_id, opened_at_utc, opened_at_kst, opened_date_kst, closed_at_utc, closed_at_kst",
+    )
+    for room_id, opened_utc, opened_kst, opened_day, closed_utc, closed_kst in rows:
+        chat = next(r["chat"] for r in built.rooms if r["chat"]["id"] == room_id)
+        assert opened_utc == utc_of(chat["reg_date"])
+        assert korea(opened_kst) == chat["reg_date"]
+        assert opened_day.isoformat() == chat["reg_date"][:10]
+        if chat["complate_date"] == "0000-00-00 00:00:00":
+            assert (closed_utc, closed_kst) == (None, None)
+        else:
+            assert closed_utc == utc_of(chat["complate_date"])
+            assert korea(closed_kst) == chat["complate_date"]
+    sent = built.rows("stg_happytalk__chat_messages", "message_id, sent_at_utc, read_at_kst")
+    messages = {m["id"]: m for r in built.rooms for m in r["message"]}
+    for message_id, sent_utc, read_kst in sent:
+        assert sent_utc == utc_of(messages[message_id]["send_date"])
+        read = messages[message_id]["read_date"]
+        assert korea(read_kst) == (None if read == "0000-00-00 00:00:00" else read)
+    events = {e["id"]: e for e in built.sample.events}
+    for event_id, requested_utc, requested_kst, applied_kst in built.rows(
+        "stg_happytalk__service_history",
+        "event_id, requested_at_utc, requested_at_kst, applied_at_kst",
+    ):
+        assert requested_utc == utc_of(events[event_id]["request_date"])
+        assert korea(requested_kst) == events[event_id]["request_date"]
+        assert korea(applied_kst) == (events[event_id]["apply_date"] or None)
+
+
+def assert_decoded(built: Built) -> None:
+    statuses = {
+        code: (label, korean)
+        for code, label, korean in built.rows(
+            "stg_happytalk__chat_rooms", "distinct status, status_label, status_label_ko"
+        )
+    }
+    assert statuses == {
+        "0": ("waiting for intake", "접수 대기"),
+        "1": ("in progress", "상담 중"),
+        "2": ("done", "상담 완료"),
+        "3": ("deleted", "삭제"),
+        "4": ("chatbot ended", "챗봇 종료"),
+    }
+    channels = set(
+        built.rows("stg_happytalk__chat_rooms", "distinct out_api, channel_label, channel_label_ko")
+    )
+    assert channels == {
+        ("0", "HappyTalk", "해피톡"),
+        ("1", "Naver TalkTalk", "네이버 톡톡"),
+        ("2", "KakaoTalk", "카카오톡"),
+        ("7", "Instagram", "인스타그램"),
+    }
+    senders = set(
+        built.rows(
+            "stg_happytalk__chat_messages",
+            "distinct type, type_label, user_type, user_type_label, user_type_label_ko",
+        )
+    )
+    assert senders == {
+        ("C", "message", "B", "bot", "봇"),
+        ("C", "message", "C", "customer", "고객"),
+        ("C", "message", "H", "agent", "상담원"),
+        ("M", "memo", "H", "agent", "상담원"),
+    }
+    kinds = set(
+        built.rows(
+            "stg_happytalk__service_history", "distinct kind, kind_label_ko, type, type_label"
+        )
+    )
+    assert ("K", "키 발급", "M", "manual") in kinds
+    assert ("S", "매니저 액션", "A", "automatic") in kinds
+    # Empty strings are nulls: a blank phone_os, unused parameters, guests' users_id.
+    (blanks,) = built.rows(
+        "stg_happytalk__chat_rooms",
+        "count(*), count(phone_os), count(parameter3), count(customer_id), count(tags_text)",
+    )
+    chats = [r["chat"] for r in built.rooms]
+    assert blanks == (
+        len(chats),
+        sum(1 for c in chats if c["phone_os"]),
+        0,
+        sum(1 for c in chats if c["users_id"]),
+        sum(1 for c in chats if c["tags"]),
+    )
+    (reopened,) = built.rows(
+        "stg_happytalk__chat_rooms",
+        "phone_os, phone_os_label, tags_text",
+        f"where room_id = '{built.sample.reopened}'",
+    )
+    assert reopened == (None, None, None)
+
+
+def assert_response_times(built: Built) -> None:
+    want = expected_times(built.rooms)
+    rows = built.rows(
+        "room_response_times",
+        "room_id, first_customer_message_at_kst, first_response_at_kst, "
+        "first_response_seconds, handling_seconds, duration_seconds",
+    )
+    got = {
+        room_id: (korea(asked), korea(answered), first, handling, duration)
+        for room_id, asked, answered, first, handling, duration in rows
+    }
+    assert got == {
+        room_id: (
+            t.first_customer_at,
+            t.first_response_at,
+            t.first_response_seconds,
+            t.handling_seconds,
+            t.duration_seconds,
+        )
+        for room_id, t in want.items()
+    }
+    # The memo 15 s after the question, and the bot's answer, are not the first response.
+    assert got[built.sample.reopened][2:] == (60, 40 * 60 - 65, 40 * 60)
+
+
+def assert_consultations_per_day(built: Built) -> None:
+    times = expected_times(built.rooms)
+    want: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for room in built.rooms:
+        chat = room["chat"]
+        tally = want[chat["reg_date"][:10], chat["out_api"]]
+        tally["rooms"] += 1
+        tally["done"] += chat["status"] == "2"
+        tally["open"] += chat["status"] in {"-2", "-1", "0", "1"}
+        tally["answered"] += times[chat["id"]].first_response_seconds is not None
+        tally["rated"] += bool(chat["vote_score"])
+    rows = built.rows(
+        "consultations_per_day",
+        "consultation_date_kst, out_api, rooms, done_rooms, open_rooms, answered_rooms, "
+        "rated_rooms",
+    )
+    got = {
+        (day.isoformat(), channel): Counter(
+            rooms=rooms, done=done, open=still_open, answered=answered, rated=rated
+        )
+        for day, channel, rooms, done, still_open, answered, rated in rows
+    }
+    assert got == want
+    assert len(rows) == len(got)
+
+
+def assert_ratings(built: Built) -> None:
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for room in built.rooms:
+        chat = room["chat"]
+        if chat["counselor_name"]:
+            groups[chat["counselor_name"], chat["cate_name1"], chat["cate_name2"]].append(chat)
+    rows = built.rows(
+        "ratings_per_agent_category",
+        "agent_name, top_category, middle_category, rooms, rated_rooms, avg_vote_score, "
+        "score_5_rooms, low_score_rooms",
+    )
+    got = {row[:3]: row[3:] for row in rows}
+    assert set(got) == set(groups)
+    assert len(rows) == len(got)
+    for key, chats in groups.items():
+        scores = [int(c["vote_score"]) for c in chats if c["vote_score"]]
+        rooms, rated, average, fives, low = got[key]
+        assert (rooms, rated, fives, low) == (
+            len(chats),
+            len(scores),
+            scores.count(5),
+            sum(1 for s in scores if s <= 2),
+        )
+        if scores:
+            assert float(average) == pytest.approx(statistics.mean(scores), abs=0.005)
+        else:
+            assert average is None
+
+
+def assert_agent_activity(built: Built) -> None:
+    want: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in built.sample.events:
+        if event["apply_content"] not in {LOGIN, LOGOUT}:
+            continue
+        day = want.setdefault(
+            (event["request_user"], event["request_date"][:10]),
+            {"first_login": None, "last_logout": None, "logins": 0, "logouts": 0},
+        )
+        at = event["request_date"]
+        if event["apply_content"] == LOGIN:
+            day["logins"] += 1
+            day["first_login"] = min(filter(None, (day["first_login"], at)))
+        else:
+            day["logouts"] += 1
+            day["last_logout"] = max(filter(None, (day["last_logout"], at)))
+    rows = built.rows(
+        "agent_daily_activity",
+        "agent_login, activity_date_kst, first_login_at_kst, last_logout_at_kst, logins, "
+        "logouts, first_login_at_utc",
+    )
+    got = {
+        (agent, day.isoformat()): {
+            "first_login": korea(first),
+            "last_logout": korea(last),
+            "logins": logins,
+            "logouts": logouts,
+        }
+        for agent, day, first, last, logins, logouts, _ in rows
+    }
+    assert got == want
+    assert len(rows) == len(got)
+    for agent, day, first, *_, first_utc in rows:
+        assert first_utc == (None if first is None else first - KOREA_OFFSET), (agent, day)
+    assert sum(day["logins"] for key, day in want.items() if key[0] == "lc-test") == 2

@@ -1,0 +1,62 @@
+{#- One row per message (its latest copy: the tap re-sends a room's messages with the room). -#}
+{%- set raw = source('happytalk', 'chat_messages') -%}
+{%- set columns = happytalk_columns(raw) -%}
+
+with loaded as (
+
+    select
+        *,
+        row_number() over (
+            partition by id order by {{ happytalk_load_order(columns) }}
+        ) as copy_rank,
+        count(*) over (partition by id) as copies_loaded
+    from {{ raw }}
+    where {{ happytalk_not_deleted(columns) }}
+
+),
+
+latest as (
+
+    select
+        {{ happytalk_text('id') }} as message_id,
+        {{ happytalk_text('room_id') }} as room_id,
+        {{ happytalk_text('from_id') }} as from_id,
+        {{ happytalk_text('to_id') }} as to_id,
+        {{ happytalk_text('type') }} as type,
+        {{ happytalk_text('user_type') }} as user_type,
+        {{ happytalk_text('contents_type') }} as contents_type,
+        {{ happytalk_raw_text('contents') }} as contents,
+        {{ happytalk_utc('send_date', columns) }} as sent_at_utc,
+        {{ happytalk_utc('read_date', columns) }} as read_at_utc,
+        copies_loaded
+    from loaded
+    where copy_rank = 1
+
+)
+
+select
+    message_id,
+    room_id,
+    -- The conversation's order: by send time, then by id as a number (ids are auto-increment
+    -- numbers as text: shorter is smaller).
+    row_number() over (
+        partition by room_id order by sent_at_utc, length(message_id), message_id
+    ) as message_number,
+    type,
+    {{ happytalk_label('type', 'message_type') }} as type_label,
+    {{ happytalk_label('type', 'message_type', 'ko') }} as type_label_ko,
+    user_type,
+    {{ happytalk_label('user_type', 'user_type') }} as user_type_label,
+    {{ happytalk_label('user_type', 'user_type', 'ko') }} as user_type_label_ko,
+    from_id,
+    to_id,
+    contents_type,
+    {{ happytalk_label('contents_type', 'contents_type') }} as contents_type_label,
+    {{ happytalk_label('contents_type', 'contents_type', 'ko') }} as contents_type_label_ko,
+    contents,
+    sent_at_utc,
+    {{ happytalk_local('sent_at_utc') }} as sent_at_kst,
+    read_at_utc,
+    {{ happytalk_local('read_at_utc') }} as read_at_kst,
+    copies_loaded
+from latest

@@ -1,0 +1,115 @@
+{#-
+  One row per consultation room: its latest copy. A room that was delivered closed beats any
+  copy of it delivered open (HappyTalk does not reopen a room); among copies alike, the one
+  delivered last (the last line in JSONL; `_sdc_extracted_at` in PostgreSQL) wins.
+-#}
+{%- set raw = source('happytalk', 'chat_rooms') -%}
+{%- set columns = happytalk_columns(raw) -%}
+
+with loaded as (
+
+    select
+        *,
+        row_number() over (
+            partition by id
+            order by
+                case when {{ happytalk_utc('complate_date', columns) }} is null then 1 else 0 end,
+                {{ happytalk_load_order(columns) }}
+        ) as copy_rank,
+        count(*) over (partition by id) as copies_loaded
+    from {{ raw }}
+    where {{ happytalk_not_deleted(columns) }}
+
+),
+
+latest as (
+
+    select
+        {{ happytalk_text('id') }} as room_id,
+        {{ happytalk_raw_text('title') }} as title,
+        {{ happytalk_text('counselor_name') }} as agent_name,
+        {{ happytalk_text('counselor_nickname') }} as agent_nickname,
+        {{ happytalk_text('customer_uuid') }} as customer_uuid,
+        {{ happytalk_text('users_id') }} as customer_id,
+        {{ happytalk_text('category_id') }} as top_category_id,
+        {{ happytalk_text('division_id') }} as middle_category_id,
+        {{ happytalk_text('cate_name1') }} as top_category,
+        {{ happytalk_text('cate_name2') }} as middle_category,
+        {{ happytalk_text('etc_assign') }} as sub_category,
+        {{ happytalk_utc('reg_date', columns) }} as opened_at_utc,
+        {{ happytalk_utc('complate_date', columns) }} as closed_at_utc,
+        {{ happytalk_text('out_api') }} as out_api,
+        {{ happytalk_text('status') }} as status,
+        {{ happytalk_text('order_number') }} as order_number,
+        {{ happytalk_text('product_number') }} as product_number,
+        {{ happytalk_text('parcel_number') }} as parcel_number,
+        {{ happytalk_text('parcel_companycode') }} as parcel_companycode,
+        {{ happytalk_text('app_ver') }} as app_ver,
+        {{ happytalk_text('phone_os') }} as phone_os,
+        {{ happytalk_text('phone_model') }} as phone_model,
+        {{ happytalk_text('phone_osver') }} as phone_osver,
+        {{ happytalk_text('phone_telecomm') }} as phone_telecomm,
+        {{ happytalk_text('app_hash') }} as app_hash,
+        {%- for n in range(1, 11) %}
+        {{ happytalk_raw_text('parameter' ~ n) }} as parameter{{ n }},
+        {%- endfor %}
+        {{ happytalk_raw_text('last_message') }} as last_message,
+        tags,
+        {{ happytalk_tags_text('tags', columns) }} as tags_text,
+        {{ happytalk_raw_text('user_parameter') }} as user_parameter,
+        {{ happytalk_integer(happytalk_text('vote_score')) }} as vote_score,
+        {{ happytalk_raw_text('vote_comment') }} as vote_comment,
+        copies_loaded
+    from loaded
+    where copy_rank = 1
+
+)
+
+select
+    room_id,
+    title,
+    status,
+    {{ happytalk_label('status', 'room_status') }} as status_label,
+    {{ happytalk_label('status', 'room_status', 'ko') }} as status_label_ko,
+    status in ('-2', '-1', '0', '1') as is_open,
+    out_api,
+    {{ happytalk_label('out_api', 'channel') }} as channel_label,
+    {{ happytalk_label('out_api', 'channel', 'ko') }} as channel_label_ko,
+    opened_at_utc,
+    {{ happytalk_local('opened_at_utc') }} as opened_at_kst,
+    cast({{ happytalk_local('opened_at_utc') }} as date) as opened_date_kst,
+    closed_at_utc,
+    {{ happytalk_local('closed_at_utc') }} as closed_at_kst,
+    agent_name,
+    agent_nickname,
+    customer_uuid,
+    customer_id,
+    top_category_id,
+    middle_category_id,
+    top_category,
+    middle_category,
+    sub_category,
+    vote_score,
+    vote_comment,
+    vote_score is not null as is_rated,
+    order_number,
+    product_number,
+    parcel_number,
+    parcel_companycode,
+    phone_os,
+    {{ happytalk_label('phone_os', 'phone_os') }} as phone_os_label,
+    {{ happytalk_label('phone_os', 'phone_os', 'ko') }} as phone_os_label_ko,
+    phone_model,
+    phone_osver,
+    phone_telecomm,
+    app_ver,
+    app_hash,
+    {%- for n in range(1, 11) %}
+    parameter{{ n }},
+    {%- endfor %}
+    user_parameter,
+    tags,
+    tags_text,
+    last_message,
+    copies_loaded
+from latest
