@@ -1,4 +1,4 @@
-"""The main job end to end: sample HappyTalk data through `meltano run` into output/.
+"""The main job end to end: sample HappyTalk data through `meltano run` into output/, then dbt.
 
 Starts the local HappyTalk-compatible server on 127.0.0.1 with a month of sample events and
 consultation rooms (with their messages), runs `meltano run tap-happytalk target-jsonl` against
@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from analytics import summarize  # scripts/analytics.py, beside this file
 
 from local_happytalk.chats import CHAT_DATA_PATH, CHAT_ROOM_LISTS_PATH, sample_rooms
 from local_happytalk.server import LocalHappyTalk, sample_events
@@ -84,6 +86,8 @@ def main() -> None:
         print(f"demo:   {stream:<16} {count:>5} of {served[stream]:>5}  ({stream}.jsonl)")
     if not complete:
         sys.exit("demo: the output does not hold every record")
+    print("demo: the dbt models in transform/, built on DuckDB over output/:")
+    print(summarize(OUTPUT))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,11 @@ def test_demo_lands_every_sample_record_of_every_stream_in_output(tmp_path):
         "demo:   service_history   1240 of  1240  (service_history.jsonl)",
         "demo:   chat_rooms         186 of   186  (chat_rooms.jsonl)",
         "demo:   chat_messages     1488 of  1488  (chat_messages.jsonl)",
+        "demo: the dbt models in transform/, built on DuckDB over output/:",
     ]
+    assert "Median first response:" in done.stdout
+    assert "Busiest agent:" in done.stdout
+    assert "total         186" in done.stdout
 
     events = landed(project, "service_history")
     assert len({r["id"] for r in events}) == 1240
