@@ -13,6 +13,7 @@ bookmark therefore never passes a room that was still open when read (within
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -45,10 +46,10 @@ logger = logging.getLogger(__name__)
 ROOM_LIST = Api("/user/api/chat_room_lists/format/json")
 ROOM_DATA = Api("/user/api/chat_data/format/json")
 PAGE_SIZE = 50  # HappyTalk's largest page
+LIST_PASSES = 3  # times a day's list is paged while rooms keep leaving it
 # Days whose room lists are fetched ahead of the rooms being read; their requests share the
 # run's pacer with the room requests, so this adds no load, only keeps the pool busy.
 LISTS_AHEAD = 2
-OPEN_STATUSES = frozenset({"-2", "-1", "0", "1"})
 CLOSED_STATUSES = frozenset({"2", "3", "4"})
 UNAUTHORIZED = -502
 NO_SUCH_ROOM = -503
@@ -318,16 +319,44 @@ class ChatRoomsStream(HappyTalkStream):
         """The rooms opened in `window`, oldest first, through every page of its day.
 
         Sorted by opening time, ascending: a room opened while the tap pages joins the end of
-        the list and shifts no page, so no room is skipped or read twice.
+        the list and shifts no page, so no room is skipped or read twice. A room that leaves
+        the list while the tap pages (HappyTalk's count drops) would shift the pages after it
+        back by one, hiding a room behind a page already read: then the day is paged again,
+        keeping what was seen, until a pass sees the count hold.
 
         Raises:
             HappyTalkResponseError: The pages are not a room list, a room has no id or no
-                `Y-m-d H:i:s` opening time, or the pages held fewer rooms than HappyTalk's
-                `total_count`.
+                `Y-m-d H:i:s` opening time, the pages held fewer rooms than HappyTalk's
+                `total_count`, or the list kept shrinking for `LIST_PASSES` passes.
         """
         day = window.start.strftime("%Y-%m-%d")
         rooms: dict[str, dict[str, Any]] = {}
-        total = 0
+        for _ in range(LIST_PASSES):
+            counts = self._list_pass(client, day, rooms)
+            if all(later >= earlier for earlier, later in itertools.pairwise(counts)):
+                break
+        else:
+            msg = f"HappyTalk's list of the rooms of {day} kept changing while it was read"
+            raise HappyTalkResponseError(msg)
+        total = counts[-1]
+        if len(rooms) < total:
+            msg = (
+                f"HappyTalk counted {total} rooms for {day} (total_count), but its pages held "
+                f"{len(rooms)}"
+            )
+            raise HappyTalkResponseError(msg)
+        return _in_window(list(rooms.values()), window, day)
+
+    @staticmethod
+    def _list_pass(
+        client: HappyTalkClient, day: str, rooms: dict[str, dict[str, Any]]
+    ) -> list[int]:
+        """Page through `day` once, adding rooms not seen yet; HappyTalk's count at each page.
+
+        Raises:
+            HappyTalkResponseError: A page is not a room list, or a room has no id.
+        """
+        counts: list[int] = []
         for page in range(1, 10_000):
             what = f"the rooms of {day}, page {page}"
             fields = {
@@ -341,6 +370,7 @@ class ChatRoomsStream(HappyTalkStream):
             }
             body = client.answer(client.post(ROOM_LIST, fields, what, kind="page"), what)
             page_rooms, total = _page(body, what)
+            counts.append(total)
             if len(page_rooms) > PAGE_SIZE:
                 logger.warning(
                     "HappyTalk sent %d rooms for %s, more than %d", len(page_rooms), what, PAGE_SIZE
@@ -356,13 +386,7 @@ class ChatRoomsStream(HappyTalkStream):
                     new += 1
             if len(page_rooms) < PAGE_SIZE or new == 0:
                 break
-        if len(rooms) < total:
-            msg = (
-                f"HappyTalk counted {total} rooms for {day} (total_count), but its pages held "
-                f"{len(rooms)}"
-            )
-            raise HappyTalkResponseError(msg)
-        return _in_window(list(rooms.values()), window, day)
+        return counts
 
     def _room(
         self,

@@ -462,6 +462,24 @@ def test_a_room_opened_while_the_tap_pages_is_neither_lost_nor_repeated(tmp_path
     assert [r.page_number for r in pages_asked(server, "2024-03-01")] == [1, 2, 3]
 
 
+def test_a_room_that_leaves_the_list_while_the_tap_pages_hides_no_other(tmp_path):
+    """Deleted after page 1, a room shifts the later pages back: the day is paged again."""
+    with serve(sample_rooms(DAY1, 1, 120, 3)) as server:
+        first = min(server.chats.rooms(), key=lambda room: room["chat"]["reg_date"])
+        gone = first["chat"]["id"]
+        server.after_answer(lambda s: s.chats.delete_room(gone), page=1, day="2024-03-01")
+        run = run_streams(tmp_path, config_for(server, days=1), CHATS)
+        still_there = {room["chat"]["id"] for room in server.chats.rooms()}
+        pages = [r.page_number for r in pages_asked(server, "2024-03-01")]
+
+    assert run.returncode == 0, run.stderr
+    sent_ids = {r["id"] for r in sent(run, ROOMS)}
+    assert still_there <= sent_ids  # nothing hidden behind a page already read
+    assert gone in sent_ids  # listed, then gone: sent as listed, with a warning
+    assert "were gone when read (-503 room)" in run.stderr
+    assert pages[:4] == [1, 2, 3, 1]  # paged again once the count dropped
+
+
 # --- 4. Current: open rooms hold the bookmark -----------------------------------------------
 
 
