@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 MAX_LOOKBACK_MINUTES = 7 * 24 * 60
 MAX_END_MARGIN_SECONDS = 24 * 60 * 60
 MAX_RECHECK_DAYS = 30
+NO_MAP = (None, "__NULL__")  # a stream map that removes its stream
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -279,6 +280,13 @@ class Settings:
         token = config.get("token")
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("token", "is required")
+        maps = config.get("stream_maps") or {}
+        if isinstance(maps, dict) and "chat_rooms" in maps and maps["chat_rooms"] in NO_MAP:
+            raise ConfigError(
+                "stream_maps",
+                "chat_rooms: null would drop every message too, since messages are read "
+                "through their rooms; deselect chat_rooms in the catalog instead",
+            )
         if config.get("batch_config"):
             raise ConfigError(
                 "batch_config",

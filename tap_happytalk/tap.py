@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
-from singer_sdk.mapper import PluginMapper
 from singer_sdk.singerlib import Catalog
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
@@ -90,6 +89,31 @@ class TapHappyTalk(Tap):
         """How fast the run may ask, shared by every stream: a 429 slows the whole run."""
         settings = Settings.from_config(self.config)
         return RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute)
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """The SDK's streams, service history first: a fault in the chats must not hold it up.
+
+        The SDK orders streams by name, which would sync the chats first.
+        """
+        streams = super().streams
+        return dict(sorted(streams.items(), key=lambda item: item[0] != ServiceHistoryStream.name))
+
+    @override
+    def setup_mapper(self) -> None:
+        """The SDK's stream maps, checked against every stream, selected or not.
+
+        The SDK checks a stream's map against its selected properties, so a map for a stream
+        the catalog does not select (the opt-in chat streams) would fail every run. A stream
+        that is not selected sends nothing, so its whole schema is as good as any.
+        """
+        super(Tap, self).setup_mapper()  # the mapper alone; Tap's own would register below
+        catalog = Catalog.from_dict(self.catalog.to_dict())
+        for entry in catalog.streams:
+            if not entry.metadata.resolve_selection().get((), False):
+                entry.metadata.root.selected = True
+        self.mapper.register_raw_streams_from_catalog(catalog)
 
     @override
     def discover_streams(self) -> list[Stream]:
@@ -166,20 +190,11 @@ class TapHappyTalk(Tap):
         if not complete:
             settings = {**PLACEHOLDERS, **settings}
         try:
-            tap = cls(
+            cls(
                 config=settings,
                 parse_env_config=bool(config is not None and config.parse_env),
                 validate_config=True,
-                setup_mapper=False,
             )
-            # Check the stream maps against every stream, selected or not: which are selected
-            # depends on the catalog, and the chat streams are opt-in.
-            everything = Catalog.from_dict(tap.catalog_dict)
-            for entry in everything.streams:
-                entry.metadata.root.selected = True
-            PluginMapper(
-                plugin_config=dict(tap.config), logger=tap.logger
-            ).register_raw_streams_from_catalog(everything)
         except MappingError as exc:
             raise ConfigError("stream_maps", str(exc)) from None
         except ValueError as exc:  # a value the SDK could not read from the environment

@@ -63,6 +63,7 @@ PRIVACY_MAPS: dict[str, Any] = {
             "title": "__NULL__",
             "last_message": "__NULL__",
             "user_parameter": "__NULL__",
+            "vote_comment": "__NULL__",
         },
         "chat_messages": {
             "from_id": "sha256(config['hash_salt'] + from_id) if from_id else None",
@@ -991,7 +992,7 @@ def test_the_privacy_map_hashes_customers_and_drops_what_they_wrote(tmp_path):
         assert room["customer_uuid"] not in run.stdout
         assert not room["users_id"] or room["users_id"] not in run.stdout
 
-    dropped = {"title", "last_message", "user_parameter"}
+    dropped = {"title", "last_message", "user_parameter", "vote_comment"}
     rooms = sent(run, ROOMS)
     assert [r["id"] for r in rooms] == [r["id"] for r in want.rooms]
     for record, room in zip(rooms, want.rooms, strict=True):

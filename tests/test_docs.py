@@ -92,7 +92,7 @@ def test_the_chats_privacy_stream_map_in_the_readme_drops_what_customers_wrote(t
     assert {r["id"] for r in records["chat_rooms"]} == set(rooms_by_id)
     for record in records["chat_rooms"]:
         assert record["customer_uuid"] == salted(rooms_by_id[record["id"]]["customer_uuid"])
-        assert not {"title", "last_message", "user_parameter"} & set(record)
+        assert not {"title", "last_message", "user_parameter", "vote_comment"} & set(record)
     sent = {m["id"]: m for room in rooms for m in room["message"]}
     assert {m["id"] for m in records["chat_messages"]} == set(sent)
     assert all("contents" not in record for record in records["chat_messages"])

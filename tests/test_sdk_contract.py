@@ -126,3 +126,21 @@ def test_clearing_is_flushed_still_makes_the_sdk_write_state(monkeypatch):
     stream._write_state_message()  # noqa: SLF001
     assert len(written) == 1
     assert stream.state_manager.is_flushed is True
+
+
+def test_the_taps_own_setup_mapper_only_registers_the_catalog():
+    """TapHappyTalk.setup_mapper skips Tap's, and registers the streams itself."""
+    body = inspect.getsource(Tap.setup_mapper).split('"""')[-1]
+    statements = [line.strip() for line in body.strip().splitlines()]
+    assert statements == [
+        "super().setup_mapper()",
+        "self.mapper.register_raw_streams_from_catalog(self.catalog)",
+    ]
+
+
+def test_a_stream_still_knows_its_tap_as_tap():
+    """The streams reach the run's pacer and their siblings through `_tap`."""
+    tap = TapHappyTalk(
+        config={"token": "x", "start_date": "2024-03-01", "api_url": "http://127.0.0.1:9"}
+    )
+    assert all(stream._tap is tap for stream in tap.streams.values())  # noqa: SLF001

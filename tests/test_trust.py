@@ -447,6 +447,22 @@ def test_a_stream_map_that_does_not_compile_is_one_line_from_every_entry_point(
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("removal", [None, "__NULL__"])
+def test_removing_the_rooms_by_stream_map_is_refused_since_it_removes_messages(
+    tmp_path, server, config, removal
+):
+    run = run_tap(tmp_path, {**config, "stream_maps": {"chat_rooms": removal}})
+    assert_one_error_line(run, "invalid setting 'stream_maps'", "deselect chat_rooms")
+
+
+def test_a_stream_map_for_a_stream_not_selected_is_no_error(tmp_path, server, config):
+    """The chat streams are opt-in: their maps must not break a service-history run."""
+    maps = {"chat_messages": {"contents": "__NULL__"}, "chat_rooms": {"title": "__NULL__"}}
+    run = run_tap(tmp_path, {**config, "stream_maps": maps})
+    assert run.returncode == 0, run.stderr
+    assert len(run.records) == 12
+
+
 def test_a_stream_map_that_fails_on_a_record_is_one_line(tmp_path, server, config):
     maps = {"service_history": {"x": "md5(nonexistent)"}}
     run = run_tap(tmp_path, {**config, "stream_maps": maps})
