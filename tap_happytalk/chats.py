@@ -228,7 +228,7 @@ class ChatRoomsStream(HappyTalkStream):
                 raise
             self.logger.warning(
                 "%s; chat_rooms and chat_messages are skipped, and their bookmark kept, until "
-                "the token may read consultations (service_history is not affected)",
+                "the token may read consultations (other streams are not affected)",
                 refused,
             )
         except HappyTalkUnavailableError:
@@ -280,8 +280,9 @@ class ChatRoomsStream(HappyTalkStream):
             record = _room_record(progress.rooms, room, f"room {room['id']}")
         if progress.pinned is None and _still_open(record) and opened >= progress.recheck_since:
             progress.pinned = opened
-        # The SDK syncs a room's children right after the room, so by now the previous room's
-        # messages were taken, or never will be (a stream map filtered that room out).
+        # The SDK syncs a room's children while it processes the room's record, before the
+        # next one: by now the previous room's messages were taken, or never will be (a
+        # stream map filtered that room out).
         self._messages = {record["id"]: messages} if self._messages_wanted else {}
         self._extracted_at = dt.datetime.now(dt.timezone.utc)
         return record

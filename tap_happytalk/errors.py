@@ -55,7 +55,7 @@ class HappyTalkUnavailableError(TapHappyTalkError):
 
 
 class HappyTalkResponseError(TapHappyTalkError):
-    """HappyTalk answered with something that is not a service-history response."""
+    """HappyTalk answered with something that is not the answer its API documents."""
 
 
 def fail_code_number(code: object) -> int | None:
