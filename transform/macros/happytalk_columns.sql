@@ -1,7 +1,28 @@
 {#-
   What a staging model needs to know about the table a loader made, so that the same SQL
-  reads target-postgres' tables and target-jsonl's files alike:
+  reads target-postgres' tables and target-jsonl's files alike.
 
+  SQL that not every database speaks (time zones, arrays, JSON, regular expressions, the
+  median) goes through adapter.dispatch: a `postgres__` and a `duckdb__` implementation, the
+  two warehouses the tests build on; the `default__` one stops the compilation with an error
+  naming the adapter (happytalk_unsupported), rather than sending SQL that may run and mean
+  something else.
+-#}
+
+{#-
+  happytalk_unsupported(macro_name): the error of a `default__` implementation: this adapter
+  has none.
+-#}
+{% macro happytalk_unsupported(macro_name) -%}
+  {{ exceptions.raise_compiler_error(
+      "HappyTalk macro " ~ macro_name ~ " has no implementation for the '" ~ adapter.type()
+      ~ "' adapter: the project is written and tested for duckdb and postgres only. Add "
+      ~ adapter.type() ~ "__" ~ macro_name ~ " to transform/macros/ to run it there."
+  ) }}
+{%- endmacro %}
+
+
+{#-
   happytalk_columns(relation): the relation's columns, name -> lower-case data type, looked
   up when the model runs (an empty dict while dbt only parses). A missing table is an error.
 -#}
@@ -42,27 +63,67 @@
 {% macro happytalk_utc(column, columns) -%}
   {%- set data_type = columns.get(column | lower, '') -%}
   {%- if 'with time zone' in data_type or data_type == 'timestamptz' -%}
-    ({{ column }} at time zone 'UTC')
+    {{ happytalk_instant_as_utc(column) }}
   {%- elif data_type.startswith('timestamp') or data_type == 'datetime' -%}
     {{ column }}
   {%- else -%}
-    (cast({{ happytalk_text(column) }} as {{ happytalk_timestamptz() }}) at time zone 'UTC')
+    {{ happytalk_instant_as_utc('cast(' ~ happytalk_text(column) ~ ' as ' ~ happytalk_timestamptz() ~ ')') }}
   {%- endif -%}
 {%- endmacro %}
 
 
-{#- happytalk_local(utc): a UTC `timestamp` as wall-clock time in var('happytalk_timezone'). -#}
-{% macro happytalk_local(utc) -%}
-  (({{ utc }}) at time zone 'UTC') at time zone '{{ var("happytalk_timezone") }}'
-{%- endmacro %}
-
-
+{#- happytalk_timestamptz(): the type of an instant (a timestamp with its time zone). -#}
 {% macro happytalk_timestamptz() -%}
   {{ return(adapter.dispatch('happytalk_timestamptz')()) }}
 {%- endmacro %}
 
+{#- The SQL standard's name; PostgreSQL and DuckDB read text with a UTC offset into it. -#}
 {% macro default__happytalk_timestamptz() -%}
   timestamp with time zone
+{%- endmacro %}
+
+
+{#-
+  happytalk_instant_as_utc(instant): a `timestamp with time zone` as the `timestamp` (without
+  time zone) of its UTC wall clock, whatever the session's time zone.
+-#}
+{% macro happytalk_instant_as_utc(instant) -%}
+  {{ return(adapter.dispatch('happytalk_instant_as_utc')(instant)) }}
+{%- endmacro %}
+
+{% macro default__happytalk_instant_as_utc(instant) -%}
+  {{ happytalk_unsupported('happytalk_instant_as_utc') }}
+{%- endmacro %}
+
+{% macro postgres__happytalk_instant_as_utc(instant) -%}
+  ({{ instant }} at time zone 'UTC')
+{%- endmacro %}
+
+{#- DuckDB's `at time zone` on a timestamptz is its ICU extension's, which dbt-duckdb loads. -#}
+{% macro duckdb__happytalk_instant_as_utc(instant) -%}
+  ({{ instant }} at time zone 'UTC')
+{%- endmacro %}
+
+
+{#-
+  happytalk_local(utc): a UTC `timestamp` as wall-clock time in var('happytalk_timezone'),
+  whatever the session's time zone.
+-#}
+{% macro happytalk_local(utc) -%}
+  {{ return(adapter.dispatch('happytalk_local')(utc)) }}
+{%- endmacro %}
+
+{% macro default__happytalk_local(utc) -%}
+  {{ happytalk_unsupported('happytalk_local') }}
+{%- endmacro %}
+
+{#- `timestamp at time zone 'UTC'`: that instant; `instant at time zone zone`: its wall clock. -#}
+{% macro postgres__happytalk_local(utc) -%}
+  (({{ utc }}) at time zone 'UTC') at time zone '{{ var("happytalk_timezone") }}'
+{%- endmacro %}
+
+{% macro duckdb__happytalk_local(utc) -%}
+  (({{ utc }}) at time zone 'UTC') at time zone '{{ var("happytalk_timezone") }}'
 {%- endmacro %}
 
 
@@ -94,11 +155,29 @@
   {%- if 'json' in data_type -%}
     {{ adapter.dispatch('happytalk_json_tags_text')(column) }}
   {%- else -%}
-    nullif(array_to_string({{ column }}, ', '), '')
+    {{ adapter.dispatch('happytalk_array_tags_text')(column) }}
   {%- endif -%}
 {%- endmacro %}
 
+{#- Tags as an array of text: target-postgres' `text[]`, DuckDB's `varchar[]` from the JSONL. -#}
+{% macro default__happytalk_array_tags_text(column) -%}
+  {{ happytalk_unsupported('happytalk_array_tags_text') }}
+{%- endmacro %}
+
+{% macro postgres__happytalk_array_tags_text(column) -%}
+  nullif(array_to_string({{ column }}, ', '), '')
+{%- endmacro %}
+
+{% macro duckdb__happytalk_array_tags_text(column) -%}
+  nullif(array_to_string({{ column }}, ', '), '')
+{%- endmacro %}
+
+{#- Tags as a JSON array of strings (a loader that keeps them as json or jsonb). -#}
 {% macro default__happytalk_json_tags_text(column) -%}
+  {{ happytalk_unsupported('happytalk_json_tags_text') }}
+{%- endmacro %}
+
+{% macro postgres__happytalk_json_tags_text(column) -%}
   (select nullif(string_agg(tag, ', '), '') from jsonb_array_elements_text(cast({{ column }} as jsonb)) as tags(tag))
 {%- endmacro %}
 
@@ -112,10 +191,34 @@
   {{ return(adapter.dispatch('happytalk_integer')(column)) }}
 {%- endmacro %}
 
+{#- No standard SQL casts text to a number without failing on text that is not one. -#}
 {% macro default__happytalk_integer(column) -%}
+  {{ happytalk_unsupported('happytalk_integer') }}
+{%- endmacro %}
+
+{#- `~` is PostgreSQL's regular-expression match; nine digits always fit an integer. -#}
+{% macro postgres__happytalk_integer(column) -%}
   case when trim({{ column }}) ~ '^[+-]?[0-9]{1,9}$' then cast(trim({{ column }}) as {{ dbt.type_int() }}) end
 {%- endmacro %}
 
 {% macro duckdb__happytalk_integer(column) -%}
   try_cast(trim({{ column }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+
+{#- happytalk_median(expression): the median (an aggregate), interpolated between the middle two. -#}
+{% macro happytalk_median(expression) -%}
+  {{ return(adapter.dispatch('happytalk_median')(expression)) }}
+{%- endmacro %}
+
+{% macro default__happytalk_median(expression) -%}
+  {{ happytalk_unsupported('happytalk_median') }}
+{%- endmacro %}
+
+{% macro postgres__happytalk_median(expression) -%}
+  percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__happytalk_median(expression) -%}
+  percentile_cont(0.5) within group (order by {{ expression }})
 {%- endmacro %}

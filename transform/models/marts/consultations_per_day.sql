@@ -21,17 +21,14 @@ select
     rooms.channel_label_ko,
     count(*) as rooms,
     sum(case when rooms.status = '2' then 1 else 0 end) as done_rooms,
-    sum(case when rooms.status in ('-2', '-1', '0', '1') then 1 else 0 end) as open_rooms,
+    sum(case when rooms.is_open then 1 else 0 end) as open_rooms,
     sum(case when rooms.status = '3' then 1 else 0 end) as deleted_rooms,
     sum(case when rooms.status = '4' then 1 else 0 end) as chatbot_ended_rooms,
     count(rooms.first_response_seconds) as answered_rooms,
     round(cast(avg(rooms.first_response_seconds) as {{ dbt.type_numeric() }}), 1)
         as avg_first_response_seconds,
     round(
-        cast(
-            percentile_cont(0.5) within group (order by rooms.first_response_seconds)
-            as {{ dbt.type_numeric() }}
-        ),
+        cast({{ happytalk_median('rooms.first_response_seconds') }} as {{ dbt.type_numeric() }}),
         1
     ) as median_first_response_seconds,
     count(ratings.vote_score) as rated_rooms,

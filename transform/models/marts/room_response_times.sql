@@ -68,6 +68,7 @@ select
     rooms.status,
     rooms.status_label,
     rooms.status_label_ko,
+    rooms.is_open,
     rooms.out_api,
     rooms.channel_label,
     rooms.channel_label_ko,

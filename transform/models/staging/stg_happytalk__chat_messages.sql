@@ -40,7 +40,7 @@ select
     -- The conversation's order: by send time, then by id as a number (ids are auto-increment
     -- numbers as text: shorter is smaller).
     row_number() over (
-        partition by room_id order by sent_at_utc, length(message_id), message_id
+        partition by room_id order by sent_at_utc, {{ dbt.length('message_id') }}, message_id
     ) as message_number,
     type,
     {{ happytalk_label('type', 'message_type') }} as type_label,

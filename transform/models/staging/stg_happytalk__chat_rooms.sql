@@ -71,7 +71,11 @@ select
     status,
     {{ happytalk_label('status', 'room_status') }} as status_label,
     {{ happytalk_label('status', 'room_status', 'ko') }} as status_label_ko,
-    status in ('-2', '-1', '0', '1') as is_open,
+    -- Open unless closed (2 done, 3 deleted, 4 chatbot ended), as the tap decides which rooms
+    -- to read again (tap_happytalk/chats.py, CLOSED_STATUSES): a status HappyTalk does not
+    -- document counts as open (so would none, which the not_null test on status refuses). The
+    -- marts count open rooms by this column alone.
+    (status is null or status not in ('2', '3', '4')) as is_open,
     out_api,
     {{ happytalk_label('out_api', 'channel') }} as channel_label,
     {{ happytalk_label('out_api', 'channel', 'ko') }} as channel_label_ko,
