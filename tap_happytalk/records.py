@@ -20,6 +20,7 @@ WALL_CLOCK_LENGTH = len("2022-05-26 17:14:28")
 WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 # What HappyTalk sends for a time that has not happened (PHP's zero date), or none at all.
 NO_TIME = (None, "", "0000-00-00 00:00:00")
+TEXT_TYPES = frozenset({str, type(None)})
 
 logger = logging.getLogger(__name__)
 
@@ -43,24 +44,40 @@ class RowConverter:
         """`2022-05-26 17:14:28` -> `2022-05-26T17:14:28+09:00`; None if not `Y-m-d H:i:s`.
 
         Exactly that shape: `fromisoformat` alone would also take `2024-03-01 12:00+09` or
-        ISO week dates, differently from one Python version to the next.
+        ISO week dates, differently from one Python version to the next. An hour seen before
+        is known valid, so then only its minutes and seconds are checked: this runs twice
+        for every record.
         """
-        if (
-            not isinstance(value, str)
-            or len(value) != WALL_CLOCK_LENGTH
-            or WALL_CLOCK.fullmatch(value) is None
+        if type(value) is not str or len(value) != WALL_CLOCK_LENGTH:
+            return None
+        hour = value[:13]
+        offset = self._offsets.get(hour)
+        if offset is None:
+            offset = self._offset(value)
+            if offset is None:
+                return None
+            self._offsets[hour] = offset
+        elif not (
+            value[13] == ":" == value[16]
+            and value[14] < "6"
+            and value[17] < "6"
+            and value[14:16].isdigit()
+            and value[17:].isdigit()
+            and value[14:16].isascii()
+            and value[17:].isascii()
         ):
+            return None
+        return f"{value[:10]}T{value[11:]}{offset}"
+
+    def _offset(self, value: str) -> str | None:
+        """The UTC offset of `zone` at the wall-clock time `value`, if it is a valid one."""
+        if WALL_CLOCK.fullmatch(value) is None:
             return None
         try:
             wall_clock = dt.datetime.fromisoformat(value)
         except ValueError:  # a month 13, a 25th hour
             return None
-        hour = value[:13]
-        offset = self._offsets.get(hour)
-        if offset is None:
-            offset = wall_clock.replace(tzinfo=self.zone, fold=0).isoformat()[WALL_CLOCK_LENGTH:]
-            self._offsets[hour] = offset
-        return f"{value[:10]}T{value[11:]}{offset}"
+        return wall_clock.replace(tzinfo=self.zone, fold=0).isoformat()[WALL_CLOCK_LENGTH:]
 
     def records(
         self, answers: list[tuple[DayWindow, list[dict[str, Any]]]], window: DayWindow
@@ -102,13 +119,17 @@ class RowConverter:
                 if not first <= cast("str", sent) <= last:
                     outside.append((ident, sent))
                     continue
-                if not row.keys() <= self.fields:
-                    _drop_unknown_fields(row, self.fields, self.unknown_fields)
-                for name, value in row.items():
-                    if type(value) is not str and value is not None:
-                        row[name] = _as_text(name, value, ident, window)
+                if not row.keys() <= self.fields or not set(map(type, row.values())) <= TEXT_TYPES:
+                    self._fit(row, ident, window)
                 row["request_date"] = request_date
-                row["apply_date"] = self._optional_time(row, "apply_date", window)
+                # Mostly the request's own time, or another time: convert it straight; anything
+                # else (nothing, PHP's zero date, a malformed one) is looked at closely.
+                applied = row.get("apply_date")
+                row["apply_date"] = (
+                    request_date
+                    if applied == sent
+                    else self.aware(applied) or self._optional_time(row, "apply_date", window)
+                )
                 # Within one window the offset only changes when the wall clock repeats an
                 # hour, so the wall-clock text orders the rows. A numeric string with more
                 # digits is the larger number; this avoids int() on ids.
@@ -164,6 +185,18 @@ class RowConverter:
         for name in optional_times:
             row[name] = self._optional_time(row, name, what)
         return row
+
+    def _fit(self, row: dict[str, Any], ident: object, what: object) -> None:
+        """Leave out fields the schema does not describe; make numbers their text.
+
+        Raises:
+            HappyTalkResponseError: A field holds something that cannot be made a string.
+        """
+        if not row.keys() <= self.fields:
+            _drop_unknown_fields(row, self.fields, self.unknown_fields)
+        for name, value in row.items():
+            if type(value) is not str and value is not None:
+                row[name] = _as_text(name, value, ident, what)
 
     def _optional_time(self, row: dict[str, Any], name: str, window: object) -> str | None:
         """A timestamp that may be absent; anything but absent or `Y-m-d H:i:s` is refused.

@@ -171,9 +171,11 @@ class TapHappyTalk(Tap):
     def _check_config(cls, config: Any, *, complete: bool) -> None:  # noqa: ANN401 - SDK's input
         """Check the config as a sync would: files, environment, settings and stream maps.
 
-        With `complete` false (--about, --discover), a missing token or start date is fine,
-        since the schema does not depend on them; a bad value still is not. No config at all
-        is fine there too.
+        A sync or `--test` (`complete`) builds the tap right after, which checks the settings
+        and stream maps; only the environment is checked here, since the SDK would read a bad
+        value there with a traceback. `--about` and `--discover` build the tap here to check
+        the rest: a missing token or start date is fine for them, since the schema does not
+        depend on them, but a bad value is not; and no config at all is fine too.
 
         Raises:
             ConfigError: The environment holds a value of the wrong kind, or a stream map
@@ -186,9 +188,9 @@ class TapHappyTalk(Tap):
             schema = copy.deepcopy(cls.config_jsonschema)
             cls.append_builtin_config(schema)  # the SDK's settings can come from there too
             _check_environment(schema)
-        settings = dict(config.config) if config is not None else {}
-        if not complete:
-            settings = {**PLACEHOLDERS, **settings}
+        if complete:
+            return  # a sync or --test builds the tap next, which checks all of this itself
+        settings = {**PLACEHOLDERS, **(dict(config.config) if config is not None else {})}
         try:
             cls(
                 config=settings,
