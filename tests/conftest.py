@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -145,4 +146,36 @@ def config(happytalk: LocalHappyTalk, endpoint: str) -> dict[str, Any]:
         "api_url": happytalk.url,
         "max_retries": 2,
         "request_timeout_seconds": 5,
+    }
+
+
+POSTGRES_ENV = "TAP_HAPPYTALK_TEST_POSTGRES"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The test PostgreSQL server's URL; CI always has one (`.ci/run` starts it)."""
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    message = (
+        f"{POSTGRES_ENV} is not set: these tests load into a real PostgreSQL server. "
+        "Run `bash .ci/run` (as root on Debian: it installs and starts one), or set "
+        f"{POSTGRES_ENV}=postgresql://USER@HOST:PORT/DATABASE"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def target_postgres_env(url: str, schema: str) -> dict[str, str]:
+    """The TARGET_POSTGRES_* variables of `url`: target-postgres and the dbt profile read them."""
+    parts = urlsplit(url)
+    return {
+        "TARGET_POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "TARGET_POSTGRES_PORT": str(parts.port or 5432),
+        "TARGET_POSTGRES_USER": parts.username or "postgres",
+        "TARGET_POSTGRES_PASSWORD": parts.password or "",
+        "TARGET_POSTGRES_DATABASE": parts.path.lstrip("/"),
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
     }

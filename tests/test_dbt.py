@@ -30,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -39,7 +38,15 @@ from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.chats import CLOSED_STATUSES
 from tap_happytalk.tap import TapHappyTalk
 
-from .conftest import FIRST_DAY, PROJECT, TapRun, copy_project, run_tap, write_json
+from .conftest import (
+    FIRST_DAY,
+    PROJECT,
+    TapRun,
+    copy_project,
+    run_tap,
+    target_postgres_env,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -48,7 +55,6 @@ if TYPE_CHECKING:
 TRANSFORM = PROJECT / "transform"
 STREAMS = ("service_history", "chat_rooms", "chat_messages")
 DAYS, EVENTS_PER_DAY, ROOMS_PER_DAY, MESSAGES_PER_ROOM = 3, 30, 8, 8
-POSTGRES_ENV = "TAP_HAPPYTALK_TEST_POSTGRES"
 ELSEWHERE = "America/New_York"  # the session time zone of both builds: neither UTC nor Korea's
 KOREA_OFFSET = dt.timedelta(hours=9)
 LOGIN, LOGOUT = "로그인", "로그아웃"
@@ -535,34 +541,6 @@ def test_duckdb_a_room_in_an_undocumented_status_is_open(duckdb_out_of_order):
 
 
 # --- PostgreSQL over target-postgres ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    message = (
-        f"{POSTGRES_ENV} is not set: these tests load into a real PostgreSQL server. "
-        "Run `bash .ci/run` (as root on Debian: it installs and starts one), or set "
-        f"{POSTGRES_ENV}=postgresql://USER@HOST:PORT/DATABASE"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def target_postgres_env(url: str, schema: str) -> dict[str, str]:
-    """The TARGET_POSTGRES_* variables of `url`: both target-postgres and the profile read them."""
-    parts = urlsplit(url)
-    return {
-        "TARGET_POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "TARGET_POSTGRES_PORT": str(parts.port or 5432),
-        "TARGET_POSTGRES_USER": parts.username or "postgres",
-        "TARGET_POSTGRES_PASSWORD": parts.password or "",
-        "TARGET_POSTGRES_DATABASE": parts.path.lstrip("/"),
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-    }
 
 
 def meltano(root: Path, *args: str, env: dict[str, str]) -> None:

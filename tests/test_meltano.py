@@ -16,7 +16,6 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,11 +23,10 @@ import pytest
 from local_happytalk.chats import CHAT_ROOM_LISTS_PATH, ZERO_DATE, korea_now, sample_rooms
 from local_happytalk.server import API_FORMAT, Fault, LocalHappyTalk, sample_events
 
-from .conftest import FIRST_DAY, copy_project
+from .conftest import FIRST_DAY, copy_project, target_postgres_env
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
 SEOUL = ZoneInfo("Asia/Seoul")
-POSTGRES_ENV = "TAP_HAPPYTALK_TEST_POSTGRES"
 KOREAN = '상담분류 변경 [테스트방] - 상품문의 → 불만접수 ✅ "따옴표" 그리고 \\역슬래시'
 STREAMS = ("service_history", "chat_rooms", "chat_messages")
 
@@ -241,33 +239,6 @@ def test_the_daily_job_is_defined(project):
     assert schedules["schedules"]["elt"] == []
 
 
-@pytest.fixture
-def postgres() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    message = (
-        f"{POSTGRES_ENV} is not set: these tests load into a real PostgreSQL server. "
-        "Run `bash .ci/run` (as root on Debian: it installs and starts one), or set "
-        f"{POSTGRES_ENV}=postgresql://USER@HOST:PORT/DATABASE"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def postgres_env(url: str, schema: str) -> dict[str, str]:
-    parts = urlsplit(url)
-    return {
-        "TARGET_POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "TARGET_POSTGRES_PORT": str(parts.port or 5432),
-        "TARGET_POSTGRES_USER": parts.username or "postgres",
-        "TARGET_POSTGRES_PASSWORD": parts.password or "",
-        "TARGET_POSTGRES_DATABASE": parts.path.lstrip("/"),
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-    }
-
-
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     import psycopg  # noqa: PLC0415 - only the PostgreSQL tests need it
 
@@ -375,7 +346,7 @@ def test_meltano_run_into_postgres_lands_every_record_once_at_the_right_instant(
     table = f"{schema}.service_history"
     with LocalHappyTalk(events, rooms=sample_rooms(FIRST_DAY, 5, 4, 5)) as server:
         server.chats.add_rooms([room_at_a_known_instant()])
-        env = {**tap_env(server, "2024-03-04"), **postgres_env(postgres, schema)}
+        env = {**tap_env(server, "2024-03-04"), **target_postgres_env(postgres, schema)}
         meltano(project, "run", "happytalk-to-postgres", env=env)  # the job meltano.yml defines
         first = query(postgres, f"select id, _sdc_batched_at from {table}")
         first_rooms = query(postgres, f"select id from {schema}.chat_rooms")
@@ -384,7 +355,7 @@ def test_meltano_run_into_postgres_lands_every_record_once_at_the_right_instant(
         server.add_events(late_and_unusual_events())
         env = {
             **tap_env(server, "2024-03-06", TAP_HAPPYTALK_LOOKBACK_MINUTES="60"),
-            **postgres_env(postgres, schema),
+            **target_postgres_env(postgres, schema),
         }
         meltano(project, "run", "tap-happytalk", "target-postgres", env=env)
         rooms = server.chats.rooms()
@@ -451,7 +422,7 @@ def test_meltano_run_into_postgres_reads_a_room_again_until_it_closes(project, p
         waiting = chats.add_room(reg_date=hours_ago[2])  # waiting for intake (status 0) throughout
         env = {
             **tap_env(server, None, start, TAP_HAPPYTALK_END_MARGIN_SECONDS="0"),
-            **postgres_env(postgres, schema),
+            **target_postgres_env(postgres, schema),
         }
         run = ("run", f"--state-id-suffix={suffix}", "tap-happytalk", "target-postgres")
 
