@@ -35,7 +35,10 @@ def test_resuming_from_the_last_state_loses_nothing_and_resends_at_most_one_wind
         full = run_tap(tmp_path, config)
         assert full.returncode == 0, full.stderr
         total_lines = len(full.stdout.splitlines())
-        for stop_after in random.Random(f"{concurrency}{stop}").sample(range(2, total_lines), 5):
+        # Not in the last windows' lines: the tap, writing ahead of the pipe's reader, could
+        # finish before the signal lands, which would test nothing.
+        points = range(2, total_lines - 3 * (PER_DAY + 1))
+        for stop_after in random.Random(f"{concurrency}{stop}").sample(points, 5):
             before, returncode = run_until_stopped(tmp_path, config, stop_after, stop)
             assert len(before) < total_lines, "the tap finished before it was stopped"
             if stop == signal.SIGTERM:
