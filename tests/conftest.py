@@ -179,3 +179,26 @@ def target_postgres_env(url: str, schema: str) -> dict[str, str]:
         "TARGET_POSTGRES_DATABASE": parts.path.lstrip("/"),
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
     }
+
+
+def run_meltano(root: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`meltano ARGS` in the project at `root`; it must succeed.
+
+    None of the caller's TAP_*, TARGET_* or PG* variables (PGTZ, PGOPTIONS...) reach it: only
+    `env` and meltano.yml decide what the plugins see.
+    """
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "meltano"), *args],
+        cwd=root,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "PG"))},
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done

@@ -28,7 +28,6 @@ import uuid
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -43,6 +42,7 @@ from .conftest import (
     PROJECT,
     TapRun,
     copy_project,
+    run_meltano,
     run_tap,
     target_postgres_env,
     write_json,
@@ -50,6 +50,7 @@ from .conftest import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
     from types import ModuleType
 
 TRANSFORM = PROJECT / "transform"
@@ -543,28 +544,6 @@ def test_duckdb_a_room_in_an_undocumented_status_is_open(duckdb_out_of_order):
 # --- PostgreSQL over target-postgres ---------------------------------------------------------
 
 
-def meltano(root: Path, *args: str, env: dict[str, str]) -> None:
-    """`meltano ARGS` in project `root`, with its meltano.yml (plugins' `env` included).
-
-    None of the caller's TAP_*, TARGET_* or PG* variables (PGTZ, PGOPTIONS...) reach it: only
-    `env` and meltano.yml decide what the plugins see.
-    """
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "meltano"), *args],
-        cwd=root,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "PG"))},
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-
-
 @pytest.fixture(scope="module")
 def postgres_built(postgres, tmp_path_factory) -> Iterator[Built]:
     """Three `meltano run`s into a fresh schema, then `dbt build --target postgres`.
@@ -578,7 +557,7 @@ def postgres_built(postgres, tmp_path_factory) -> Iterator[Built]:
 
     work = tmp_path_factory.mktemp("dbt-postgres")
     project = copy_project(work / "project")
-    meltano(project, "install", env={})
+    run_meltano(project, "install", env={})
     schema = f"happytalk_{uuid.uuid4().hex[:8]}"
     loader = target_postgres_env(postgres, schema)
     shell = {"PGTZ": ELSEWHERE}  # overridden by meltano.yml's `env` for target-postgres
@@ -593,10 +572,10 @@ def postgres_built(postgres, tmp_path_factory) -> Iterator[Built]:
         }
         recent = {"TAP_HAPPYTALK_START_DATE": sample.recent_start}
         run = ("run", "tap-happytalk", "target-postgres")
-        meltano(project, *run, env={**tap, **month, **loader, **shell})
-        meltano(project, *run, env={**tap, **recent, **loader, **shell})
+        run_meltano(project, *run, env={**tap, **month, **loader, **shell})
+        run_meltano(project, *run, env={**tap, **recent, **loader, **shell})
         sample.close_the_open_room()
-        meltano(project, *run, env={**tap, **recent, **loader, **shell})
+        run_meltano(project, *run, env={**tap, **recent, **loader, **shell})
         rooms = sample.rooms()
 
     analytics = f"{schema}_analytics"

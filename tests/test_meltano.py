@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 from local_happytalk.chats import CHAT_ROOM_LISTS_PATH, ZERO_DATE, korea_now, sample_rooms
 from local_happytalk.server import API_FORMAT, Fault, LocalHappyTalk, sample_events
 
-from .conftest import FIRST_DAY, copy_project, target_postgres_env
+from .conftest import FIRST_DAY, copy_project, run_meltano, target_postgres_env
 
 MELTANO = str(Path(sys.executable).parent / "meltano")
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -41,27 +39,7 @@ def project(tmp_path_factory) -> Path:
 
 def meltano(root: Path, *args: str, env: dict[str, str]) -> str:
     """Run `meltano ARGS` in `root`; it must succeed. Returns what it printed on stdout."""
-    return meltano_process(root, *args, env=env).stdout
-
-
-def meltano_process(
-    root: Path, *args: str, env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [MELTANO, *args],
-        cwd=root,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))},
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
+    return run_meltano(root, *args, env=env).stdout
 
 
 def tap_env(
@@ -153,7 +131,7 @@ def test_meltano_run_with_a_token_that_may_not_read_chats_still_succeeds(project
     with LocalHappyTalk(
         events, rooms=sample_rooms(FIRST_DAY, 2, 3, 4), chat_permission=False
     ) as server:
-        done = meltano_process(
+        done = run_meltano(
             project,
             "run",
             "--no-state-update",  # leaves the incremental test's state alone
@@ -184,7 +162,7 @@ def test_meltano_parses_the_taps_structured_logs(project):
     """
     with LocalHappyTalk(sample_events(FIRST_DAY, 2, 5)) as server:
         server.inject(Fault("status", status=503), day="2024-03-02")  # one retry: a WARNING
-        done = meltano_process(
+        done = run_meltano(
             project,
             "--log-format=json",
             "run",
