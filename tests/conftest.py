@@ -10,12 +10,16 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from local_happytalk.server import LocalHappyTalk, sample_events
+from tap_happytalk.tap import TapHappyTalk
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 PROJECT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_happytalk"]
@@ -202,3 +206,37 @@ def run_meltano(root: Path, *args: str, env: dict[str, str]) -> subprocess.Compl
     )
     assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done
+
+
+def catalog_selecting(streams: Iterable[str]) -> dict[str, Any]:
+    """The tap's catalog with exactly `streams` selected (the chat streams are opt-in)."""
+    chosen = set(streams)
+    catalog: dict[str, Any] = TapHappyTalk(config={}, validate_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in chosen
+    return catalog
+
+
+def run_until_stopped(
+    tmp_path: Path,
+    config: dict[str, Any],
+    lines: int,
+    stop: int,
+    args: tuple[str, ...] = (),
+) -> tuple[list[dict[str, Any]], int]:
+    """Start the tap, signal it once it has printed `lines` lines; return what it printed."""
+    command = [*TAP, "--config", str(write_json(tmp_path / "stop-config.json", config)), *args]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=tap_env()
+    ) as process:
+        assert process.stdout is not None
+        # readline, then read: communicate() after readline() would skip what is buffered.
+        printed = [process.stdout.readline() for _ in range(lines)]
+        process.send_signal(stop)
+        rest = process.stdout.read()
+        returncode = process.wait(timeout=30)
+    # Whatever reached the pipe before the end is what a target would have read.
+    complete = [line for line in [*printed, *rest.splitlines(keepends=True)] if line.endswith("\n")]
+    return parse_messages("".join(complete)), returncode

@@ -9,7 +9,6 @@ HappyTalk's bad answers, and a privacy stream map.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import random
@@ -33,7 +32,17 @@ from local_happytalk.chats import (
 )
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
-from .conftest import PROJECT, TAP, TapRun, parse_messages, run_tap, tap_env, write_json
+from .conftest import (
+    PROJECT,
+    TAP,
+    TapRun,
+    catalog_selecting,
+    parse_messages,
+    run_tap,
+    run_until_stopped,
+    tap_env,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -77,23 +86,9 @@ PRIVACY_MAPS: dict[str, Any] = {
 # --- helpers ---------------------------------------------------------------------------------
 
 
-@functools.cache
-def discovered() -> str:
-    """The tap's catalog, as `--discover` prints it (once per test session)."""
-    return subprocess.run(
-        [*TAP, "--discover"], capture_output=True, text=True, env=tap_env(), check=True
-    ).stdout
-
-
-def catalog_selecting(tmp_path: Path, streams: Iterable[str]) -> Path:
-    """A catalog file selecting exactly `streams` (the chat streams are opt-in)."""
-    chosen = set(streams)
-    catalog = json.loads(discovered())
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] in chosen
-    return write_json(tmp_path / "catalog.json", catalog)
+def catalog_file(tmp_path: Path, streams: Iterable[str]) -> Path:
+    """A catalog file selecting exactly `streams`."""
+    return write_json(tmp_path / "catalog.json", catalog_selecting(streams))
 
 
 def config_for(
@@ -118,7 +113,7 @@ def run_streams(
     state: dict[str, Any] | None = None,
     args: tuple[str, ...] = (),
 ) -> TapRun:
-    catalog = catalog_selecting(tmp_path, streams)
+    catalog = catalog_file(tmp_path, streams)
     return run_tap(tmp_path, config, state=state, args=("--catalog", str(catalog), *args))
 
 
@@ -606,28 +601,6 @@ def test_an_open_room_outside_the_recheck_period_does_not_hold_the_bookmark(
 # --- 5. Resumable ----------------------------------------------------------------------------
 
 
-def run_until_stopped(
-    tmp_path: Path, config: dict[str, Any], lines: int, stop: signal.Signals
-) -> tuple[list[dict[str, Any]], int]:
-    """Start the tap on the chat streams, signal it after `lines` lines; what it printed."""
-    catalog = catalog_selecting(tmp_path, CHATS)
-    command = [*TAP, "--config", str(write_json(tmp_path / "stop-config.json", config))]
-    with subprocess.Popen(
-        [*command, "--catalog", str(catalog)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=tap_env(),
-    ) as process:
-        assert process.stdout is not None
-        printed = [process.stdout.readline() for _ in range(lines)]
-        process.send_signal(stop)
-        rest = process.stdout.read()
-        returncode = process.wait(timeout=30)
-    complete = [line for line in [*printed, *rest.splitlines(keepends=True)] if line.endswith("\n")]
-    return parse_messages("".join(complete)), returncode
-
-
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_run_stopped_anywhere_resumes_from_its_last_state_losing_nothing(tmp_path, stop):
     rooms = sample_rooms(DAY1, 6, 4, 3, empty_days=[DAY1 + dt.timedelta(days=3)])
@@ -645,7 +618,8 @@ def test_a_run_stopped_anywhere_resumes_from_its_last_state_losing_nothing(tmp_p
             if m["type"] == "RECORD" and m["record"].get("send_date", "").startswith("2024-03-06")
         )
         for lines in random.Random(f"chats-{stop}").sample(range(2, last_day), 4):
-            before, returncode = run_until_stopped(tmp_path, config, lines, stop)
+            catalog = ("--catalog", str(catalog_file(tmp_path, CHATS)))
+            before, returncode = run_until_stopped(tmp_path, config, lines, stop, args=catalog)
             assert len(before) < total, "the tap finished before it was stopped"
             bookmarks = room_bookmarks(before)
             if stop == signal.SIGTERM:
@@ -679,7 +653,7 @@ def test_sigterm_while_a_room_hangs_ends_the_run_within_seconds(tmp_path):
     with serve(rooms) as server:
         server.inject(Fault("delay", seconds=60), room_id=hanging)
         config = config_for(server, request_timeout_seconds=120)
-        catalog = catalog_selecting(tmp_path, CHATS)
+        catalog = catalog_file(tmp_path, CHATS)
         command = [*TAP, "--config", str(write_json(tmp_path / "config.json", config))]
         with subprocess.Popen(
             [*command, "--catalog", str(catalog)],

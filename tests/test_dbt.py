@@ -35,12 +35,12 @@ import pytest
 from local_happytalk.chats import API_FORMAT, expected_times, korea_now, sample_rooms
 from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.chats import CLOSED_STATUSES
-from tap_happytalk.tap import TapHappyTalk
 
 from .conftest import (
     FIRST_DAY,
     PROJECT,
     TapRun,
+    catalog_selecting,
     copy_project,
     run_meltano,
     run_tap,
@@ -183,16 +183,6 @@ def serve() -> Iterator[Sample]:
             ],
         )
         yield Sample(server, events, reopened, resent, opened, opened + dt.timedelta(minutes=40))
-
-
-def every_stream_selected(server: LocalHappyTalk) -> dict[str, Any]:
-    config = {"token": server.token, "api_url": server.url, "start_date": FIRST_DAY.isoformat()}
-    catalog = TapHappyTalk(config=config).catalog_dict
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = True
-    return catalog
 
 
 # --- running dbt -----------------------------------------------------------------------------
@@ -348,7 +338,7 @@ class TapRuns:
 def duckdb_runs(tmp_path_factory) -> TapRuns:
     work = tmp_path_factory.mktemp("tap-runs")
     with serve() as sample:
-        catalog = write_json(work / "catalog.json", every_stream_selected(sample.server))
+        catalog = write_json(work / "catalog.json", catalog_selecting(STREAMS))
         config = {"token": sample.server.token, "api_url": sample.server.url}
         args = ("--catalog", str(catalog))
         month = {"start_date": FIRST_DAY.isoformat(), "end_date": "2024-03-04"}

@@ -10,10 +10,10 @@ import yaml
 
 from local_happytalk.chats import sample_rooms
 from local_happytalk.server import LocalHappyTalk
-from tap_happytalk.tap import TapHappyTalk
 
-from .conftest import FIRST_DAY, run_tap, tap_about, write_json
+from .conftest import FIRST_DAY, catalog_selecting, run_tap, tap_about, write_json
 
+CHATS = ("chat_rooms", "chat_messages")
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -80,7 +80,7 @@ def test_the_chats_privacy_stream_map_in_the_readme_drops_what_customers_wrote(t
             "start_date": "2024-03-01",
             "end_date": "2024-03-03",
         }
-        catalog = write_json(tmp_path / "catalog.json", chats_only_catalog(config))
+        catalog = write_json(tmp_path / "catalog.json", catalog_selecting(CHATS))
         run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
 
     assert run.returncode == 0, run.stderr
@@ -113,18 +113,3 @@ def test_the_chats_privacy_stream_map_in_the_readme_drops_what_customers_wrote(t
 
 def salted(value: str) -> str:
     return hashlib.sha256(f"pepper{value}".encode()).hexdigest()
-
-
-def chats_only_catalog(config: dict[str, Any]) -> dict[str, Any]:
-    """The catalog with only the chat streams selected.
-
-    The SDK refuses a stream map for a stream that is not selected, and the chat streams are
-    opt-in: take the catalog without the maps, then select the chats.
-    """
-    unmapped = {k: v for k, v in config.items() if k not in {"stream_maps", "stream_map_config"}}
-    catalog = TapHappyTalk(config=unmapped).catalog_dict
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] != "service_history"
-    return catalog

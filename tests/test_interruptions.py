@@ -12,7 +12,15 @@ import pytest
 
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
-from .conftest import FIRST_DAY, TAP, parse_messages, run_tap, tap_env, write_json
+from .conftest import (
+    FIRST_DAY,
+    TAP,
+    parse_messages,
+    run_tap,
+    run_until_stopped,
+    tap_env,
+    write_json,
+)
 
 PER_DAY = 12
 
@@ -60,22 +68,6 @@ def test_resuming_from_the_last_state_loses_nothing_and_resends_at_most_one_wind
                     r["request_date"] == resume_at for r in rerun.records if r["id"] in resent
                 )
             assert len({r["request_date"][:10] for r in rerun.records if r["id"] in resent}) <= 1
-
-
-def run_until_stopped(tmp_path, config, lines, stop):
-    """Start the tap, signal it once it has printed `lines` lines; return what it printed."""
-    command = [*TAP, "--config", str(write_json(tmp_path / "stop-config.json", config))]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=tap_env()
-    ) as process:
-        assert process.stdout is not None
-        printed = [process.stdout.readline() for _ in range(lines)]
-        process.send_signal(stop)
-        rest = process.stdout.read()
-        returncode = process.wait(timeout=30)
-    # Whatever reached the pipe before the end is what a target would have read.
-    complete = [line for line in [*printed, *rest.splitlines(keepends=True)] if line.endswith("\n")]
-    return parse_messages("".join(complete)), returncode
 
 
 def test_a_target_that_dies_ends_the_run_promptly_with_one_line(tmp_path):

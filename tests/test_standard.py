@@ -10,6 +10,8 @@ from local_happytalk.chats import sample_rooms
 from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.tap import TapHappyTalk
 
+from .conftest import catalog_selecting
+
 FIRST_DAY = dt.date(2024, 5, 1)
 # The SDK builds the test class at import time, so the server must already be listening.
 SERVER = LocalHappyTalk(
@@ -23,19 +25,9 @@ CONFIG = {
 }
 
 
-def every_stream_selected() -> dict[str, object]:
-    """The tap's catalog with the chat streams, which are opt-in, selected too."""
-    catalog = TapHappyTalk(config=CONFIG).catalog_dict
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = True
-    return catalog
-
-
 TestTapHappyTalk = get_tap_test_class(
     tap_class=TapHappyTalk,
     config=CONFIG,
-    catalog=every_stream_selected(),
+    catalog=catalog_selecting(["service_history", "chat_rooms", "chat_messages"]),
     suite_config=SuiteConfig(max_records_limit=None),
 )
