@@ -1,1 +1,1 @@
-"""Singer tap for HappyTalk's service history."""
+"""Singer tap for HappyTalk: service history, and consultation rooms with their messages."""

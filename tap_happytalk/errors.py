@@ -6,23 +6,6 @@ exit, at the command-line edge (`TapHappyTalk.invoke`).
 
 from __future__ import annotations
 
-# HappyTalk's documented fail codes of its customer-token APIs, as advice a person can act on.
-FAIL_CODE_ADVICE = {
-    -501: (
-        "the token is missing or invalid; check the `token` setting against the HappyTalk "
-        "console (Settings > Company information > System information > TOKEN)"
-    ),
-    -502: (
-        "this token may not use this API; ask your HappyTalk administrator or HappyTalk to "
-        "allow it, or use a token that may"
-    ),
-    -503: "HappyTalk knows no such room or customer (it may have been deleted)",
-    -504: (
-        "HappyTalk says the range is longer than it allows, which is a fault in the tap's own "
-        "windows: please report it to tap-happytalk, naming {what}"
-    ),
-}
-
 
 class TapHappyTalkError(Exception):
     """Base of every error this tap reports as one line."""
@@ -40,10 +23,10 @@ class ConfigError(TapHappyTalkError):
 class HappyTalkRefusedError(TapHappyTalkError):
     """HappyTalk answered `result: fail`; `code` is its fail code as a number, if it is one."""
 
-    def __init__(self, message: str, code: object = None) -> None:
+    def __init__(self, message: str, code: int | None = None) -> None:
         """Say what was refused, keeping HappyTalk's code for callers that decide on it."""
         super().__init__(message)
-        self.code = fail_code_number(code)
+        self.code = code
 
 
 class HappyTalkUnavailableError(TapHappyTalkError):
@@ -58,19 +41,13 @@ class HappyTalkResponseError(TapHappyTalkError):
     """HappyTalk answered with something that is not the answer its API documents."""
 
 
-def fail_code_number(code: object) -> int | None:
-    """HappyTalk's fail code as a number: it documents ints, and may send their text."""
-    try:
-        return int(str(code).strip())
-    except ValueError:
-        return None
+class UndocumentedAnswerError(HappyTalkResponseError):
+    """An answer of a shape HappyTalk does not document, which asking again may mend.
 
-
-def fail_code_advice(code: object, what: str) -> str | None:
-    """What to do about a documented fail `code` for the request `what`; None if unknown."""
-    number = fail_code_number(code)
-    advice = FAIL_CODE_ADVICE.get(number) if number is not None else None
-    return advice.format(what=what) if advice else None
+    A success without `data`, `data` of the wrong shape, a page past `total_count` that is not
+    empty, a room answer without its room: the consultation calls retry these as transient,
+    and end the run if they persist, so that nothing is marked done without its data.
+    """
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -11,6 +11,8 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any, cast
 
+from singer_sdk import typing as th
+
 from tap_happytalk.errors import HappyTalkResponseError
 
 if TYPE_CHECKING:
@@ -21,6 +23,14 @@ WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 # What HappyTalk sends for a time that has not happened (PHP's zero date), or none at all.
 NO_TIME = (None, "", "0000-00-00 00:00:00")
 TEXT_TYPES = frozenset({str, type(None)})
+EXTRA_FIELDS = "extra_fields"
+# Every stream's place for what HappyTalk sends beyond its schema (it adds fields over time).
+EXTRA_FIELDS_PROPERTY = th.Property(
+    EXTRA_FIELDS,
+    th.ObjectType(additional_properties=True),
+    description="Fields HappyTalk sent that this schema does not describe, by name, as sent "
+    "(null when there were none). Kept so that nothing HappyTalk adds is lost.",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +46,7 @@ class RowConverter:
     def __init__(self, zone: dt.tzinfo, fields: frozenset[str]) -> None:
         """Convert into `zone`, keeping `fields` (the stream's schema properties)."""
         self.zone = zone
-        self.fields = fields
+        self.fields = fields - {EXTRA_FIELDS}  # what HappyTalk sends goes there, not itself
         self._offsets: dict[str, str] = {}
         self.unknown_fields: set[str] = set()
 
@@ -91,7 +101,8 @@ class RowConverter:
         - the two timestamps get the offset of `zone`; `apply_date` may be empty or PHP's zero
           date, which become null;
         - every other field is a string as HappyTalk sent it; a number becomes its JSON text;
-        - fields the schema does not describe are left out (and named once in a warning);
+        - fields the schema does not describe move, as sent, into `extra_fields` (and are
+          named once in a warning);
         - a row dated outside the piece it was asked for is left out, with one warning per
           window that counts them: the piece its date falls in carries it.
 
@@ -171,8 +182,10 @@ class RowConverter:
             msg = f"HappyTalk sent a record without an id for {what}"
             raise HappyTalkResponseError(msg)
         if not row.keys() <= self.fields:
-            _drop_unknown_fields(row, self.fields, self.unknown_fields)
+            _keep_unknown_fields(row, self.fields, self.unknown_fields)
         for name, value in row.items():
+            if name == EXTRA_FIELDS:
+                continue
             if name in string_lists:
                 row[name] = _as_texts(name, value, ident, what)
             elif type(value) is not str and value is not None:
@@ -187,15 +200,15 @@ class RowConverter:
         return row
 
     def _fit(self, row: dict[str, Any], ident: object, what: object) -> None:
-        """Leave out fields the schema does not describe; make numbers their text.
+        """Keep fields the schema does not describe apart; make numbers their text.
 
         Raises:
             HappyTalkResponseError: A field holds something that cannot be made a string.
         """
         if not row.keys() <= self.fields:
-            _drop_unknown_fields(row, self.fields, self.unknown_fields)
+            _keep_unknown_fields(row, self.fields, self.unknown_fields)
         for name, value in row.items():
-            if type(value) is not str and value is not None:
+            if name != EXTRA_FIELDS and type(value) is not str and value is not None:
                 row[name] = _as_text(name, value, ident, what)
 
     def _optional_time(self, row: dict[str, Any], name: str, window: object) -> str | None:
@@ -242,14 +255,18 @@ def _as_text(name: str, value: object, ident: object, window: object) -> str:
     raise HappyTalkResponseError(msg)
 
 
-def _drop_unknown_fields(row: dict[str, Any], known: frozenset[str], reported: set[str]) -> None:
+def _keep_unknown_fields(row: dict[str, Any], known: frozenset[str], reported: set[str]) -> None:
+    """Move the fields the schema does not describe into `extra_fields`, as HappyTalk sent them.
+
+    A field HappyTalk itself calls `extra_fields` goes there too, under its own name.
+    """
     unknown = row.keys() - known
-    for name in unknown:
-        del row[name]
+    row[EXTRA_FIELDS] = {name: row.pop(name) for name in sorted(unknown)}
     if not unknown <= reported:
         reported.update(unknown)
         logger.warning(
-            "HappyTalk sent fields the schema does not describe, left out: %s",
+            "HappyTalk sent fields the schema does not describe, kept in %s: %s",
+            EXTRA_FIELDS,
             ", ".join(sorted(unknown)),
         )
 

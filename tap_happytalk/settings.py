@@ -1,4 +1,4 @@
-"""The tap's settings: their JSON Schema for the SDK, and their parsed, checked form."""
+"""The tap's settings in their parsed, checked form, as a sync runs with them."""
 
 from __future__ import annotations
 
@@ -9,189 +9,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from singer_sdk import typing as th
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS, ENVIRONMENTS, Endpoint
+from tap_happytalk.config_schema import CONFIG_SCHEMA, NO_MAP
+from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS, Api
 from tap_happytalk.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-MAX_LOOKBACK_MINUTES = 7 * 24 * 60
-MAX_END_MARGIN_SECONDS = 24 * 60 * 60
-MAX_RECHECK_DAYS = 30
-NO_MAP = (None, "__NULL__")  # a stream map that removes its stream
-
-CONFIG_SCHEMA = th.PropertiesList(
-    th.Property(
-        "token",
-        th.StringType(min_length=1),
-        required=True,
-        secret=True,
-        title="Token",
-        description=(
-            "Customer token from the HappyTalk console (Settings > Company information > "
-            "System information > TOKEN). Sent only in the request body; never logged."
-        ),
-    ),
-    th.Property(
-        "start_date",
-        th.StringType(min_length=1),
-        required=True,
-        title="Start date",
-        description=(
-            "First instant to extract, inclusive: a date (2024-01-01) or a date-time "
-            "(2024-01-01T09:30:00). Without a UTC offset it is read in `timezone`."
-        ),
-        examples=["2024-01-01", "2024-01-01T00:00:00+09:00"],
-    ),
-    th.Property(
-        "end_date",
-        th.StringType(min_length=1),
-        title="End date",
-        description=(
-            "Extract events strictly before this instant (exclusive); parsed like "
-            "`start_date`. Default: now."
-        ),
-    ),
-    th.Property(
-        "endpoint",
-        th.StringType(allowed_values=list(ENDPOINTS)),
-        default=CUSTOMER.name,
-        title="Endpoint",
-        description=(
-            "Which HappyTalk service-history API to call: `customer` "
-            "(customer.happytalk.io/user/api/service_history/format/json, the documented one) "
-            "or `bnd` (bnd.happytalk.io/user/api/service-history, the newer developer-center "
-            "one, asked for `format: raw`). Both give the same records."
-        ),
-    ),
-    th.Property(
-        "api_environment",
-        th.StringType(allowed_values=list(ENVIRONMENTS)),
-        default="production",
-        title="API environment",
-        description=(
-            "`production`, or `patch` for HappyTalk's patch environment "
-            "(patch-customer.happytalk.io, patch-bnd.happytalk.io)."
-        ),
-    ),
-    th.Property(
-        "api_url",
-        th.StringType(min_length=1),
-        title="API URL",
-        description=(
-            "Base URL that replaces HappyTalk's host for every call (service history, chosen by "
-            "`endpoint` and `api_environment`, and the consultation calls), for a proxy or a "
-            "test server; each call's path is appended. Must be https, except on loopback or "
-            "with `allow_unencrypted_http`."
-        ),
-    ),
-    th.Property(
-        "allow_unencrypted_http",
-        th.BooleanType,
-        default=False,
-        title="Allow unencrypted HTTP",
-        description=(
-            "Send the token over plain http:// to an `api_url` that is not on this machine. "
-            "Only for a trusted network path, such as a proxy that adds TLS; HappyTalk "
-            "itself is https."
-        ),
-    ),
-    th.Property(
-        "timezone",
-        th.StringType(min_length=1),
-        default="Asia/Seoul",
-        title="Time zone",
-        description=(
-            "IANA time zone of the API's naive timestamps and of its calendar days. "
-            "HappyTalk uses Korea time."
-        ),
-    ),
-    th.Property(
-        "lookback_minutes",
-        th.IntegerType(minimum=0, maximum=MAX_LOOKBACK_MINUTES),
-        default=0,
-        title="Lookback (minutes)",
-        description=(
-            "On incremental runs, start this many minutes before the bookmark, to pick up "
-            "late-arriving events. Re-read events are sent again (upsert on `id`)."
-        ),
-    ),
-    th.Property(
-        "end_margin_seconds",
-        th.IntegerType(minimum=0, maximum=MAX_END_MARGIN_SECONDS),
-        default=300,
-        title="End margin (seconds)",
-        description=(
-            "A run reads events only up to this many seconds before now (an `end_date` later "
-            "than that waits too), and the next run continues from there: HappyTalk may "
-            "record an event a moment after it happened, and a run that had already passed "
-            "that second would never see it. 0 reads up to the current second."
-        ),
-    ),
-    th.Property(
-        "open_room_recheck_days",
-        th.IntegerType(minimum=0, maximum=MAX_RECHECK_DAYS),
-        default=7,
-        title="Open rooms: recheck for (days)",
-        description=(
-            "A consultation room still open when a run reads it (waiting, with the chatbot, or "
-            "in progress) holds the `chat_rooms` bookmark back, so later runs read it again "
-            "until it closes, with its new status, rating and messages; for at most this many "
-            "days after it was opened, after which it no longer holds the bookmark. 0 never "
-            "reads a room again."
-        ),
-    ),
-    th.Property(
-        "window_size_hours",
-        th.IntegerType(minimum=1, maximum=24),
-        default=24,
-        title="Window size (hours)",
-        description=(
-            "Size of one request's window, 1 to 24 hours. Windows never cross midnight "
-            "in `timezone`."
-        ),
-    ),
-    th.Property(
-        "max_concurrent_requests",
-        th.IntegerType(minimum=1, maximum=16),
-        default=4,
-        title="Concurrent requests",
-        description=(
-            "Windows fetched at once, 1 to 16. Records are still emitted in window order."
-        ),
-    ),
-    th.Property(
-        "max_requests_per_minute",
-        th.IntegerType(minimum=1, maximum=6000),
-        title="Requests per minute",
-        description=(
-            "Cap on requests per minute across all concurrent requests, for HappyTalk plans "
-            "that are rate limited. Default: no cap (HappyTalk's 429 answers still slow "
-            "the tap down)."
-        ),
-    ),
-    th.Property(
-        "max_retries",
-        th.IntegerType(minimum=0, maximum=10),
-        default=5,
-        title="Retries",
-        description=(
-            "Retries of a request after HTTP 429, 5xx, a timeout or a broken connection, "
-            "with exponential backoff (honouring Retry-After), before the run fails."
-        ),
-    ),
-    th.Property(
-        "request_timeout_seconds",
-        th.IntegerType(minimum=1, maximum=600),
-        default=60,
-        title="Request timeout (seconds)",
-        description="Seconds to wait for HappyTalk to connect and to answer one request.",
-    ),
-).to_dict()
 
 
 def parse_instant(text: str, zone: dt.tzinfo) -> dt.datetime:
@@ -253,7 +79,7 @@ class Settings:
     token: Secret
     start: dt.datetime
     end: dt.datetime | None
-    endpoint: Endpoint
+    endpoint: Api
     api_url: str
     # The chat calls live on the customer host, whichever service-history endpoint is chosen.
     chat_api_url: str
@@ -264,6 +90,7 @@ class Settings:
     lookback: dt.timedelta
     end_margin: dt.timedelta
     open_room_recheck: dt.timedelta
+    closed_room_grace: dt.timedelta
     window_hours: int
     max_concurrent_requests: int
     max_requests_per_minute: int | None
@@ -333,6 +160,9 @@ class Settings:
             lookback=dt.timedelta(minutes=_required_int(config, "lookback_minutes")),
             end_margin=dt.timedelta(seconds=_required_int(config, "end_margin_seconds")),
             open_room_recheck=dt.timedelta(days=_required_int(config, "open_room_recheck_days")),
+            closed_room_grace=dt.timedelta(
+                minutes=_required_int(config, "closed_room_grace_minutes")
+            ),
             window_hours=_required_int(config, "window_size_hours"),
             max_concurrent_requests=_required_int(config, "max_concurrent_requests"),
             max_requests_per_minute=_int_setting(config, "max_requests_per_minute"),

@@ -435,7 +435,8 @@ def test_days_over_50_rooms_page_through_to_total_count(tmp_path):
     assert len(want.rooms) == 240
     for day in ("2024-03-01", "2024-03-02"):
         asked = pages_asked(server, day)
-        assert [r.page_number for r in asked] == [1, 2, 3]
+        # Paged twice: two passes that agree are the proof that no room was hidden.
+        assert [r.page_number for r in asked] == [1, 2, 3, 1, 2, 3]
         assert {(r.sort_key, r.sort_value, r.limit, r.edate) for r in asked} == {
             ("reg_date", "asc", 50, day)
         }
@@ -455,7 +456,7 @@ def test_a_room_opened_while_the_tap_pages_is_neither_lost_nor_repeated(tmp_path
     assert rooms == want.rooms
     assert sent(run, MESSAGES) == want.all_messages
     assert aware(late) in [r["reg_date"] for r in rooms]
-    assert [r.page_number for r in pages_asked(server, "2024-03-01")] == [1, 2, 3]
+    assert [r.page_number for r in pages_asked(server, "2024-03-01")] == [1, 2, 3, 1, 2, 3]
 
 
 def test_a_room_that_leaves_the_list_while_the_tap_pages_hides_no_other(tmp_path):
@@ -473,10 +474,10 @@ def test_a_room_that_leaves_the_list_while_the_tap_pages_hides_no_other(tmp_path
     assert still_there <= sent_ids  # nothing hidden behind a page already read
     assert gone in sent_ids  # listed, then gone: sent as listed, with a warning
     assert "were gone when read (-503 room)" in run.stderr
-    assert pages[:4] == [1, 2, 3, 1]  # paged again once the count dropped
+    assert pages == [1, 2, 3, 1, 2, 3, 1, 2, 3]  # the first two passes differ: a third
 
 
-# --- 4. Current: open rooms hold the bookmark -----------------------------------------------
+# --- 4. Current: open rooms are read again until they settle -----------------------------------------------
 
 
 def hours_ago(now: dt.datetime, hours: float) -> str:
@@ -498,28 +499,32 @@ def assert_near_now(bookmark: str, margin_seconds: int = 300) -> None:
     assert abs((moment - expected_end).total_seconds()) < 60, bookmark
 
 
+def open_room_ids(state: dict[str, Any], stream: str = ROOMS) -> list[str]:
+    return [entry["id"] for entry in state["bookmarks"][stream]["open_rooms"]]
+
+
 @pytest.mark.parametrize("status", ["0", "1", "-1", "-2"])
-def test_a_recent_open_room_holds_the_bookmark_at_its_reg_date(tmp_path, status):
+def test_a_recent_open_room_joins_the_open_room_set_and_the_bookmark_moves_on(tmp_path, status):
     now = korea_now()
     with serve() as server:
         chats = server.chats
         chats.add_room(reg_date=hours_ago(now, 80), status="3")  # closed: deleted
         first_open = chats.add_room(reg_date=hours_ago(now, 50), status=status)
         chats.add_room(reg_date=hours_ago(now, 40), status="4")  # closed: chatbot ended
-        chats.add_room(reg_date=hours_ago(now, 30), status="0")  # open, but not the first
-        chats.add_room(reg_date=hours_ago(now, 20), status="2")
-        run = run_streams(tmp_path, recent_config(server, now), CHATS)
+        second_open = chats.add_room(reg_date=hours_ago(now, 30), status="0")
+        rated = chats.add_room(reg_date=hours_ago(now, 20), status="2")
+        chats.rate_room(rated, 5)
+        run = run_streams(tmp_path, recent_config(server, now, closed_room_grace_minutes=0), CHATS)
         want = expected(server)
 
     assert run.returncode == 0, run.stderr
     assert sent(run, ROOMS) == want.rooms
     assert sent(run, MESSAGES) == want.all_messages
-    held_at = next(r["reg_date"] for r in want.rooms if r["id"] == first_open)
-    assert held_at == aware(hours_ago(now, 50))
-    # Days before it complete as usual; from its day on, every STATE holds at it.
-    bookmarks = room_bookmarks(run.messages)
-    assert bookmarks[-1] == held_at
-    assert max(bookmarks) == held_at
+    final = run.states[-1]
+    assert open_room_ids(final) == [first_open, second_open]
+    assert open_room_ids(final, MESSAGES) == [first_open, second_open]
+    assert final["bookmarks"][ROOMS]["open_rooms"][0]["reg_date"] == aware(hours_ago(now, 50))
+    assert_near_now(room_bookmarks(run.messages)[-1])
 
 
 def test_an_open_room_is_read_again_until_it_closes_then_passed(tmp_path):
@@ -529,51 +534,47 @@ def test_an_open_room_is_read_again_until_it_closes_then_passed(tmp_path):
         chats.add_room(reg_date=hours_ago(now, 70), status="2")
         waiting = chats.add_room(reg_date=hours_ago(now, 50), status="1")
         chats.add_room(reg_date=hours_ago(now, 30), status="2")
-        config = recent_config(server, now)
+        # No grace: the closed rooms settle when first read (the grace has its own tests).
+        config = recent_config(server, now, closed_room_grace_minutes=0)
 
         first = run_streams(tmp_path, config, CHATS)
         first_want = expected(server)
+        asked = len(server.requests)
         second = run_streams(tmp_path, config, CHATS, state=first.states[-1])
-        asked_before_closing = len(server.requests)
+        second_requests = server.requests[asked:]
 
         closed_at = chats.close_room(waiting, at=hours_ago(now, 2))
         chats.rate_room(waiting, 4, "빠른 처리 감사해요")
         new_message = chats.add_message(waiting, "해결됐어요, 감사합니다.", send_date=closed_at)
         third = run_streams(tmp_path, config, CHATS, state=second.states[-1])
         third_want = expected(server)
-        asked_before_fourth = len(server.requests)
+        asked = len(server.requests)
         fourth = run_streams(tmp_path, config, CHATS, state=third.states[-1])
-        fourth_requests = server.requests[asked_before_fourth:]
+        fourth_requests = server.requests[asked:]
 
     for run in (first, second, third, fourth):
         assert run.returncode == 0, run.stderr
-    held_at = aware(hours_ago(now, 50))
-    # The first run sends everything; the room still open holds the bookmark.
+    # The first run sends everything; the room still open joins the set.
     assert sent(first, ROOMS) == first_want.rooms
-    assert room_bookmarks(first.messages)[-1] == held_at
-    # The next runs read from there again: the open room and every room after it.
-    assert sent(second, ROOMS) == first_want.rooms[1:]
-    assert sent(second, MESSAGES) == [
-        m for r in first_want.rooms[1:] for m in first_want.messages[r["id"]]
-    ]
-    assert room_bookmarks(second.messages)[-1] == held_at
-    assert len([r for r in server.requests[:asked_before_closing] if r.room_id == waiting]) == 2
-    # Closed, rated and with a new message: sent again as it is now; the bookmark moves on.
-    assert sent(third, ROOMS) == third_want.rooms[1:]
-    resent = next(r for r in sent(third, ROOMS) if r["id"] == waiting)
+    assert open_room_ids(first.states[-1]) == [waiting]
+    assert_near_now(room_bookmarks(first.messages)[-1])
+    # The next run reads that one room again by id, and no other.
+    assert chat_data_requests(second_requests) == [waiting]
+    assert [r["id"] for r in sent(second, ROOMS)] == [waiting]
+    assert sent(second, MESSAGES) == first_want.messages[waiting]
+    # Closed, rated and with a new message: sent again as it is now; the set is empty.
+    (resent,) = sent(third, ROOMS)
+    assert resent == next(r for r in third_want.rooms if r["id"] == waiting)
     assert resent["status"] == "2"
     assert resent["complate_date"] == aware(closed_at)
     assert (resent["vote_score"], resent["vote_comment"]) == ("4", "빠른 처리 감사해요")
     assert resent["last_message"] == "해결됐어요, 감사합니다."
-    assert new_message in [m["id"] for m in sent(third, MESSAGES) if m["room_id"] == waiting]
-    assert sent(third, MESSAGES) == [
-        m for r in third_want.rooms[1:] for m in third_want.messages[r["id"]]
-    ]
-    assert_near_now(room_bookmarks(third.messages)[-1])
-    # Nothing is read again without bound: the fourth run does not go back to it.
+    assert new_message in [m["id"] for m in sent(third, MESSAGES)]
+    assert sent(third, MESSAGES) == third_want.messages[waiting]
+    assert open_room_ids(third.states[-1]) == []
+    # Nothing is read again without bound: the fourth run reads no room.
     assert sent(fourth, ROOMS) == []
-    assert all(r.room_id is None for r in fourth_requests)
-    assert_near_now(room_bookmarks(fourth.messages)[-1])
+    assert chat_data_requests(fourth_requests) == []
 
 
 @pytest.mark.parametrize(
@@ -581,7 +582,7 @@ def test_an_open_room_is_read_again_until_it_closes_then_passed(tmp_path):
     [(2, 72), (0, 1)],
     ids=["open-longer-than-the-cap", "recheck-0"],
 )
-def test_an_open_room_outside_the_recheck_period_does_not_hold_the_bookmark(
+def test_an_open_room_outside_the_recheck_period_does_not_join_the_set(
     tmp_path, recheck_days, opened_hours_ago
 ):
     now = korea_now()
@@ -596,6 +597,7 @@ def test_an_open_room_outside_the_recheck_period_does_not_hold_the_bookmark(
     assert sent(run, ROOMS) == want.rooms
     assert len(want.rooms) == 2
     assert_near_now(room_bookmarks(run.messages)[-1])
+    assert open_room_ids(run.states[-1]) == []
 
 
 # --- 5. Resumable ----------------------------------------------------------------------------
@@ -623,8 +625,7 @@ def test_a_run_stopped_anywhere_resumes_from_its_last_state_losing_nothing(tmp_p
             assert len(before) < total, "the tap finished before it was stopped"
             bookmarks = room_bookmarks(before)
             if stop == signal.SIGTERM:
-                assert returncode == 0  # a graceful stop, with a final STATE
-                assert before[-1]["type"] == "STATE"
+                assert returncode == 0  # a graceful stop
             resume_at = bookmarks[-1] if bookmarks else None
             states = [m["value"] for m in before if m["type"] == "STATE"]
             rerun = run_streams(tmp_path, config, CHATS, state=states[-1] if states else None)
@@ -670,12 +671,12 @@ def test_sigterm_while_a_room_hangs_ends_the_run_within_seconds(tmp_path):
             output, errors = process.communicate(timeout=30)
             took = time.monotonic() - stopped_at
         before = parse_messages(output.decode())
-        rerun = run_streams(tmp_path, config, CHATS, state=before[-1]["value"])
+        last_state = [m["value"] for m in before if m["type"] == "STATE"][-1]
+        rerun = run_streams(tmp_path, config, CHATS, state=last_state)
         want = expected(server)
 
     assert process.returncode == 0, errors.decode()
     assert took < 5
-    assert before[-1]["type"] == "STATE"
     assert room_bookmarks(before)[-1] == "2024-03-02T00:00:00+09:00"
     assert hanging not in {r["id"] for r in sent(before, ROOMS)}
     assert rerun.returncode == 0, rerun.stderr
@@ -779,12 +780,17 @@ def listed(server: LocalHappyTalk, day: str, page: int = 1) -> list[dict[str, An
     return list(server.chats.room_list(body)["data"]["chat_list"])
 
 
+# Every fault lasts longer than the retries (max_retries 2): an answer HappyTalk does not
+# document is retried, and ends the run only when it persists.
+LASTING = 5
+
+
 def on_list(fault: Fault) -> Callable[[Sample], None]:
-    return lambda s: s.server.inject(fault, path=CHAT_ROOM_LISTS_PATH, day=DAY2)
+    return lambda s: s.server.inject(fault, path=CHAT_ROOM_LISTS_PATH, day=DAY2, times=LASTING)
 
 
 def on_room(fault: Fault) -> Callable[[Sample], None]:
-    return lambda s: s.server.inject(fault, room_id=s.room)
+    return lambda s: s.server.inject(fault, room_id=s.room, times=LASTING)
 
 
 NOT_JSON = "<html><body>점검 중</body></html>"
@@ -799,7 +805,7 @@ FAILING = {
     ),
     "total_count-too-large": (
         on_list(Fault("edit_data", body={"total_count": 7})),
-        ("counted 7 rooms", DAY2, "(total_count)", "held 3"),
+        ("ends at room 3 of its own total_count 7", DAY2, "after 3 attempts"),
     ),
     "room-without-id": (
         on_list(Fault("edit_rooms", remove=["id"], index=1)),
@@ -810,6 +816,10 @@ FAILING = {
         ("reg_date '2024-03-02T10:00:00'", "not Y-m-d H:i:s", DAY2),
     ),
     "list-not-json": (on_list(Fault("body", status=200, text=NOT_JSON)), ("not JSON", DAY2)),
+    "list-without-data": (
+        on_list(Fault("body", status=200, text='{"result": "success"}')),
+        ("no 'data' object", DAY2, "after 3 attempts"),
+    ),
     "chat_data-without-a-room": (
         on_room(Fault("body", status=200, text='{"result": "success", "data": []}')),
         ("holds no room", "{room}"),
@@ -857,22 +867,26 @@ def test_a_bad_answer_ends_the_run_with_one_line_keeping_the_days_before(
     assert_no_secret(run)
 
 
-def test_a_room_list_without_data_is_an_empty_day_with_a_warning(tmp_path, three_days):
+ONCE = {
+    "list-without-data": Fault("body", status=200, text='{"result": "success"}'),
+    "chat_list-not-a-list": Fault("edit_data", body={"chat_list": {"rooms": []}}),
+    "list-not-json": Fault("body", status=200, text=NOT_JSON),
+}
+
+
+@pytest.mark.parametrize("case", list(ONCE))
+def test_an_undocumented_answer_once_is_asked_again_and_loses_nothing(tmp_path, three_days, case):
+    """A success without data once marked its day done, and its rooms never came."""
     server = three_days.server
-    server.inject(
-        Fault("body", status=200, text='{"result": "success"}'),
-        path=CHAT_ROOM_LISTS_PATH,
-        day=DAY2,
-    )
+    server.inject(ONCE[case], path=CHAT_ROOM_LISTS_PATH, day=DAY2)
     want = expected(server)
     run = run_streams(tmp_path, config_for(server), CHATS)
 
     assert run.returncode == 0, run.stderr
-    (warning,) = [line for line in warnings(run) if "without 'data'" in line]
+    (warning,) = [line for line in warnings(run) if "retry 1 of 2" in line]
     assert f"the rooms of {DAY2}, page 1" in warning
-    kept = [r for r in want.rooms if not r["reg_date"].startswith(DAY2)]
-    assert sent(run, ROOMS) == kept
-    assert sent(run, MESSAGES) == [m for r in kept for m in want.messages[r["id"]]]
+    assert sent(run, ROOMS) == want.rooms
+    assert sent(run, MESSAGES) == want.all_messages
     assert bookmark_steps(run.messages) == day_ends(DAY1, 3)
     assert_no_secret(run)
 
@@ -930,7 +944,8 @@ def test_a_page_over_50_rooms_is_a_warning_and_loses_or_repeats_nothing(tmp_path
     assert "55 rooms for the rooms of 2024-03-01, page 1" in warning
     assert sent(run, ROOMS) == want.rooms
     assert sent(run, MESSAGES) == want.all_messages
-    assert [r.page_number for r in pages_asked(server, "2024-03-01")] == [1, 2]
+    # The first pass saw 55 on page 1, the next 50: a third pass agrees with the second.
+    assert [r.page_number for r in pages_asked(server, "2024-03-01")] == [1, 2, 1, 2, 1, 2]
 
 
 # --- 9. Privacy ------------------------------------------------------------------------------

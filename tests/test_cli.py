@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tap_happytalk.settings import CONFIG_SCHEMA
+from tap_happytalk.config_schema import CONFIG_SCHEMA
 
 from .conftest import TAP, parse_messages, tap_env
 

@@ -190,7 +190,7 @@ def test_meltano_parses_the_taps_structured_logs(project):
     (retry,) = [e for e in tap if "retry 1 of 2" in e["event"]]
     assert fields(retry) == {
         "level": "warning",
-        "plugin_logger": "tap_happytalk.client",
+        "plugin_logger": "tap_happytalk.transport",
         "app_name": "singer-sdk",
     }
     metrics = [e["metric_info"] for e in tap if e["event"] == "METRIC"]

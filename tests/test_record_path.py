@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from singer_sdk import Stream
 
-from tap_happytalk.streams import ServiceHistoryStream
+from tap_happytalk.streams.service_history import ServiceHistoryStream
 from tap_happytalk.tap import TapHappyTalk
 
 from .conftest import TAP, parse_messages, run_tap, tap_env, write_json

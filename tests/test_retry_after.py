@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tap_happytalk.client import _retry_after
+from tap_happytalk.transport import _retry_after
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tap_happytalk.errors import ConfigError
-from tap_happytalk.settings import CONFIG_SCHEMA, Settings, parse_instant
+from tap_happytalk.config_schema import CONFIG_SCHEMA
+from tap_happytalk.settings import Settings, parse_instant
 
 SEOUL = ZoneInfo("Asia/Seoul")
 BASE = {"token": "t", "start_date": "2024-01-01"}

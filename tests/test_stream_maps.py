@@ -14,7 +14,7 @@ import hashlib
 import pytest
 
 from local_happytalk.server import sample_events
-from tap_happytalk.streams import SCHEMA
+from tap_happytalk.streams.service_history import SCHEMA
 
 from .conftest import FIRST_DAY, run_tap
 from .test_record_path import comparable, passes_through

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
-from tap_happytalk.client import HappyTalkClient
+from tap_happytalk.transport import HappyTalkClient
 from tap_happytalk.errors import HappyTalkRefusedError, HappyTalkUnavailableError
 from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.settings import Secret, Settings

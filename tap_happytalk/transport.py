@@ -1,59 +1,48 @@
-"""HappyTalk's customer-token calls: the POST, its retries, what an answer means.
+"""The POST to HappyTalk, its retries and its failure classes: the one client every call uses.
 
 Every HappyTalk call (service history, the room list, one room) goes through one client, so
 the transport is decided in one place:
 - HTTP 429 and 5xx, timeouts and broken connections are retried with exponential backoff and
   full jitter, or after the server's `Retry-After`, which pauses every request of the run
   through the shared `RequestPacer`;
+- an answer whose reader finds it undocumented (`ask`, for the consultation calls) is
+  retried the same way;
 - what no retry can mend (a redirect, a certificate that fails verification, an unknown host,
-  a proxy that refuses, an invalid URL, HTTP 4xx) ends the run at once, in one line;
-- a service-history window that keeps timing out or failing with 5xx is asked again in halves.
+  a proxy that refuses, an invalid URL, HTTP 4xx) ends the run at once, in one line.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import email.utils
-import json
 import logging
 import random
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 import requests
-from singer_sdk import metrics
 
-from tap_happytalk.errors import (
-    HappyTalkRefusedError,
-    HappyTalkResponseError,
-    HappyTalkUnavailableError,
-    fail_code_advice,
-    redact,
-)
+from tap_happytalk.answers import decode
+from tap_happytalk.errors import HappyTalkUnavailableError, UndocumentedAnswerError
+from tap_happytalk.metrics import RequestMetrics
 from tap_happytalk.pacing import PacerClosedError, RequestPacer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from tap_happytalk.endpoints import Api
     from tap_happytalk.settings import Secret
-    from tap_happytalk.windows import DayWindow
+
+Answer = TypeVar("Answer")
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
 RETRY_AFTER_CAP_SECONDS = 300.0
-# A day HappyTalk keeps failing to answer is asked again in halves, down to this size; the
-# halves get one retry each, so a hopeless day costs a bounded number of requests.
-SMALLEST_SPLIT = dt.timedelta(minutes=15)
-SPLIT_RETRIES = 1
-FAIL_DETAIL_KEYS = ("code", "error_code", "fail_code", "message", "msg", "error", "reason")
 JSON_HEADERS = {"Content-Type": "application/json"}
-SNIPPET_LENGTH = 120
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +89,6 @@ PERMANENT_TRANSPORT_FAILURES: tuple[tuple[Callable[[BaseException], bool], str],
         "{url} is not an http(s) URL; check api_url",
     ),
 )
-
-
-@dataclass(frozen=True)
-class Api:
-    """One HappyTalk call: its path, and what to check when a URL does not serve it."""
-
-    path: str
-    not_found: str = "no such HappyTalk API at this URL: check api_url"
 
 
 class HappyTalkClient:
@@ -162,6 +143,11 @@ class HappyTalkClient:
         self._stopping.set()
         self._pacer.close()
 
+    @property
+    def stopping(self) -> bool:
+        """True once the run or this client's sync is over: nothing more will be sent."""
+        return self._stopping.is_set()
+
     def abandon(self) -> None:
         """This client's sync is over: its requests not yet sent never will be.
 
@@ -185,13 +171,59 @@ class HappyTalkClient:
 
         Raises:
             HappyTalkUnavailableError: HappyTalk could not be asked, or failures outlasted
-                every retry (then a `_RetriesExhaustedError`).
+                every retry (then a `RetriesExhaustedError`).
         """
-        retries = self._max_retries if retries is None else retries
+        return self._with_retries(
+            lambda attempt_kind: self._attempt(api, fields, what, attempt_kind),
+            api,
+            what,
+            kind=kind,
+            retries=self._max_retries if retries is None else retries,
+        )
+
+    def ask(
+        self,
+        api: Api,
+        fields: Mapping[str, object],
+        what: str,
+        *,
+        kind: str,
+        read: Callable[[dict[str, Any]], Answer],
+    ) -> Answer:
+        """`read` of HappyTalk's decoded answer; an undocumented answer is asked again.
+
+        `read` turns a successful answer into what the caller needs, raising
+        `UndocumentedAnswerError` for an answer HappyTalk does not document: that is retried
+        like a failed request, so a glitch costs a retry and a lasting one ends the run.
+
+        Raises:
+            HappyTalkRefusedError: HappyTalk answered `result: fail` (never retried).
+            HappyTalkUnavailableError: As `post`; the last undocumented answer is named.
+        """
+
+        def attempt(attempt_kind: str) -> Answer:
+            content = self._attempt(api, fields, what, attempt_kind)
+            try:
+                return read(self.answer(content, what))
+            except UndocumentedAnswerError as undocumented:
+                raise _TransientError(str(undocumented), splittable=False) from None
+
+        return self._with_retries(attempt, api, what, kind=kind, retries=self._max_retries)
+
+    def _with_retries(
+        self,
+        attempt: Callable[[str], Answer],
+        api: Api,
+        what: str,
+        *,
+        kind: str,
+        retries: int,
+    ) -> Answer:
+        """`attempt(kind)`, held to the run's pacer, until it succeeds or retries run out."""
         for retry in range(retries + 1):
             try:
                 with self._pacer.slot():
-                    content = self._attempt(api, fields, what, "retry" if retry else kind)
+                    result = attempt("retry" if retry else kind)
             except PacerClosedError:  # noqa: PERF203 - retrying is the point
                 msg = f"the run stopped before asking HappyTalk for {what}"
                 raise HappyTalkUnavailableError(msg) from None
@@ -201,58 +233,12 @@ class HappyTalkClient:
                         f"HappyTalk did not answer POST {self.api_url}{api.path} for {what} after "
                         f"{retry + 1} attempts: {failure.problem}"
                     )
-                    raise _RetriesExhaustedError(msg, failure) from None
+                    raise RetriesExhaustedError(msg, failure) from None
                 self._wait_before_retry(failure, retry + 1, retries, what)
             else:
                 self._pacer.succeeded()
-                return content
+                return result
         raise AssertionError  # pragma: no cover - the loop returns or raises
-
-    def post_window(
-        self, api: Api, window: DayWindow, fields: Mapping[str, object]
-    ) -> list[tuple[DayWindow, bytes]]:
-        """HappyTalk's answers for a service-history `window`, each with the piece it answers.
-
-        One answer, or one per piece when HappyTalk kept timing out or failing with 5xx on the
-        whole window: then it is asked again in halves, down to `SMALLEST_SPLIT`.
-
-        Raises:
-            HappyTalkUnavailableError: HTTP failures outlasted every retry and every split.
-        """
-        return self._post_or_split(api, window, fields, self._max_retries, piece=False)
-
-    def _post_or_split(
-        self,
-        api: Api,
-        window: DayWindow,
-        fields: Mapping[str, object],
-        retries: int,
-        *,
-        piece: bool,
-    ) -> list[tuple[DayWindow, bytes]]:
-        body = {**fields, "start_date": window.api_start, "end_date": window.api_end}
-        kind = "split" if piece else "window"
-        try:
-            answer = self.post(api, body, str(window), kind=kind, retries=retries)
-        except _RetriesExhaustedError as exhausted:
-            splittable = exhausted.splittable and not self._stopping.is_set()
-            halves = window.halves(SMALLEST_SPLIT) if splittable else None
-            if halves is None:
-                split = " (split as small as the tap goes)" if piece and splittable else ""
-                raise HappyTalkUnavailableError(f"{exhausted}{split}") from None
-            logger.warning(
-                "Window %s: HappyTalk keeps failing (%s); asking for it in halves",
-                window,
-                exhausted.problem,
-            )
-            return [
-                piece_answer
-                for half in halves
-                for piece_answer in self._post_or_split(
-                    api, half, fields, SPLIT_RETRIES, piece=True
-                )
-            ]
-        return [(window, answer)]
 
     def _wait_before_retry(
         self, failure: _TransientError, retry: int, retries: int, what: str
@@ -336,46 +322,8 @@ class HappyTalkClient:
                 raise HappyTalkUnavailableError(msg) from None
 
     def answer(self, content: bytes, what: str) -> dict[str, Any]:
-        """HappyTalk's successful answer as a JSON object.
-
-        Raises:
-            HappyTalkRefusedError: HappyTalk answered `result: fail`; the error carries its
-                code, read as a number when it is one.
-            HappyTalkResponseError: The answer is not JSON, not an object, or has no
-                `result: success`.
-        """
-        try:
-            body = msgspec.json.decode(content)
-        except msgspec.DecodeError:
-            # Redact before cutting, so no part of the token survives at the cut.
-            text = redact(content[:4096].decode("utf-8", errors="replace"), self._token.reveal())
-            snippet = text[:SNIPPET_LENGTH].replace("\n", " ")
-            msg = f"HappyTalk's answer for {what} is not JSON: {snippet!r}"
-            raise HappyTalkResponseError(msg) from None
-        if not isinstance(body, dict):
-            msg = f"HappyTalk's answer for {what} is not a JSON object"
-            raise HappyTalkResponseError(msg)
-        result = body.get("result")
-        if result == "fail":
-            detail = self._fail_detail(body)
-            advice = fail_code_advice(body.get("code"), what)
-            msg = f"HappyTalk refused the request for {what}: {detail}"
-            raise HappyTalkRefusedError(f"{msg}: {advice}" if advice else msg, body.get("code"))
-        if result != "success":
-            msg = f"HappyTalk's answer for {what} has result {result!r}, not 'success'"
-            raise HappyTalkResponseError(msg)
-        return body
-
-    def _fail_detail(self, body: dict[str, Any]) -> str:
-        """HappyTalk's code and message, whatever names it gives them."""
-        known = [body[key] for key in FAIL_DETAIL_KEYS if body.get(key) is not None]
-        known = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in known]
-        if any(known):
-            detail = " ".join(value for value in known if value)
-        else:
-            rest = {k: v for k, v in body.items() if k not in {"result", "data"}}
-            detail = json.dumps(rest, ensure_ascii=False) if rest else "no code or message given"
-        return redact(detail, self._token.reveal())
+        """HappyTalk's successful answer as a JSON object (see `answers.decode`)."""
+        return decode(content, what, self._token.reveal())
 
 
 class _TransientError(Exception):
@@ -401,62 +349,14 @@ class _TransientError(Exception):
         self.splittable = splittable and not throttled
 
 
-class _RetriesExhaustedError(HappyTalkUnavailableError):
+class RetriesExhaustedError(HappyTalkUnavailableError):
     """Every retry of one request failed; a window may still be asked in halves."""
 
     def __init__(self, message: str, last: _TransientError) -> None:
+        """Say what failed, keeping whether asking for less might help."""
         super().__init__(message)
         self.problem = last.problem
         self.splittable = last.splittable
-
-
-class RequestMetrics:
-    """The SDK's HTTP metrics for one stream's requests, safe to share between threads.
-
-    Every attempt logs an `http_request_duration` timer point, tagged with the endpoint (its
-    path), its HTTP status (none for a transport failure) and its kind (`window`, `split`,
-    `page`, `room`, or `retry` for any retry). `http_request_count` counters, one per endpoint
-    and kind, are logged at `close()`, and on the SDK's interval while the run goes on.
-    """
-
-    def __init__(self, stream: str) -> None:
-        """Meter the requests of `stream`."""
-        self._stream = stream
-        self._logger = metrics.get_metrics_logger()
-        self._lock = threading.Lock()
-        self._counters: dict[tuple[str, str], metrics.Counter] = {}
-
-    def attempted(self, endpoint: str, seconds: float, status: int | None, kind: str) -> None:
-        """One request went out and came back (or failed) after `seconds`."""
-        succeeded = status is not None and status < 300  # noqa: PLR2004 - HTTP's own numbers
-        point = metrics.Point(
-            "timer",
-            metric=metrics.Metric.HTTP_REQUEST_DURATION,
-            value=seconds,
-            tags={
-                metrics.Tag.STREAM: self._stream,
-                metrics.Tag.ENDPOINT: endpoint,
-                metrics.Tag.HTTP_STATUS_CODE: status,
-                metrics.Tag.STATUS: metrics.Status.SUCCEEDED
-                if succeeded
-                else metrics.Status.FAILED,
-                "request_kind": kind,
-            },
-        )
-        with self._lock:
-            metrics.log(self._logger, point)
-            counter = self._counters.get((endpoint, kind))
-            if counter is None:
-                counter = metrics.http_request_counter(self._stream, endpoint, request_kind=kind)
-                self._counters[endpoint, kind] = counter
-            counter.increment()
-
-    def close(self) -> None:
-        """Log the final counts."""
-        with self._lock:
-            for counter in self._counters.values():
-                counter.exit()
-            self._counters.clear()
 
 
 def _causes(failure: BaseException) -> list[BaseException]:

@@ -1,4 +1,4 @@
-"""The streams' shared base, and `service_history`: HappyTalk's audit log, a window at a time."""
+"""What every HappyTalk stream stands on: settings, the stop, the bookmark, the record path."""
 
 from __future__ import annotations
 
@@ -10,22 +10,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk import Stream
-from singer_sdk import typing as th
 from singer_sdk.exceptions import MappingError, SyncLifecycleSignal
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
-from tap_happytalk.client import Api, HappyTalkClient
-from tap_happytalk.errors import (
-    HappyTalkResponseError,
-    HappyTalkUnavailableError,
-    TapHappyTalkError,
-)
-from tap_happytalk.ordered_pool import map_in_order
-from tap_happytalk.records import RowConverter
+from tap_happytalk.errors import TapHappyTalkError
 from tap_happytalk.settings import Settings, parse_instant
+from tap_happytalk.transport import HappyTalkClient
 from tap_happytalk.windows import DayWindow, day_windows, to_instant, to_wall_clock
 
 if TYPE_CHECKING:
@@ -37,67 +30,6 @@ if TYPE_CHECKING:
     from tap_happytalk.tap import TapHappyTalk
 
 logger = logging.getLogger(__name__)
-
-SCHEMA = th.PropertiesList(
-    th.Property("id", th.StringType, required=True, description="Unique id of the entry."),
-    th.Property(
-        "type",
-        th.StringType,
-        description="How the event came about: M manual (수동), A automatic (자동).",
-    ),
-    th.Property(
-        "kind",
-        th.StringType,
-        description="Kind of event: A archive (아카이브), K key issued (키 발급), "
-        "S manager action (매니저 액션).",
-    ),
-    th.Property(
-        "request_user",
-        th.StringType,
-        description="Who caused the event: an agent or manager login id.",
-    ),
-    th.Property(
-        "request_content",
-        th.StringType,
-        description="What happened, as HappyTalk wrote it (Korean free text).",
-    ),
-    th.Property(
-        "request_date",
-        th.DateTimeType,
-        required=True,
-        description="When the event happened, with the offset of `timezone` "
-        "(e.g. 2022-05-26T17:14:28+09:00). Replication key.",
-    ),
-    th.Property("apply_id", th.StringType, description="Id the event was applied to."),
-    th.Property(
-        "apply_content",
-        th.StringType,
-        description="Result of the event (e.g. 성공 success, 로그인 login).",
-    ),
-    th.Property(
-        "apply_date",
-        th.DateTimeType,
-        description="When the event was applied, with the offset of `timezone`; null when "
-        "HappyTalk sends no date.",
-    ),
-).to_dict()
-
-
-def _rows(body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
-    """The rows of a successful service-history answer, in the order HappyTalk sent them.
-
-    Raises:
-        HappyTalkResponseError: `data` is not a list of records.
-    """
-    data = body.get("data")
-    if data is None:
-        # An empty day may come without a list; say so, since it could also hide a fault.
-        logger.warning("HappyTalk answered %s without 'data': taken as no events", window)
-        return []
-    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-        msg = f"HappyTalk's answer for {window} has 'data' that is not a list of records"
-        raise HappyTalkResponseError(msg)
-    return data
 
 
 class ExplainedErrorsStream(Stream):
@@ -169,7 +101,7 @@ class HappyTalkStream(ExplainedErrorsStream):
         return parse_instant(str(value), self.settings.zone)
 
     def sync_range(
-        self, context: Context | None, now: dt.datetime
+        self, bookmark: dt.datetime | None, now: dt.datetime
     ) -> tuple[dt.datetime, dt.datetime]:
         """[start, end) of this run, as aware instants.
 
@@ -179,7 +111,6 @@ class HappyTalkStream(ExplainedErrorsStream):
         """
         settings = self.settings
         start = settings.start
-        bookmark = self.bookmark(context)
         if bookmark is not None:
             start = max(start, bookmark - settings.lookback)
         settled = now - settings.end_margin
@@ -214,11 +145,11 @@ class HappyTalkStream(ExplainedErrorsStream):
         self._client = None
 
     def _windows(
-        self, context: Context | None, hours: int
+        self, bookmark: dt.datetime | None, hours: int
     ) -> tuple[dt.datetime, dt.datetime, list[DayWindow]]:
-        """This run's range and its windows of at most `hours`, logged."""
+        """This run's range from `bookmark` and its windows of at most `hours`, logged."""
         settings = self.settings
-        start, end = self.sync_range(context, dt.datetime.now(dt.timezone.utc))
+        start, end = self.sync_range(bookmark, dt.datetime.now(dt.timezone.utc))
         windows = day_windows(
             to_wall_clock(start, settings.zone), to_wall_clock(end, settings.zone), hours
         )
@@ -293,66 +224,3 @@ class HappyTalkStream(ExplainedErrorsStream):
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
         """Nothing per record: the bookmark moves at each window's end and at a stop."""
-
-
-class ServiceHistoryStream(HappyTalkStream):
-    """Every service-history event, oldest first, resumable at any completed window.
-
-    The bookmark moves at the end of each window, to the window's end, and at a stop, to the
-    `request_date` of the last record written.
-    """
-
-    name = "service_history"
-    primary_keys = ("id",)
-    replication_key = "request_date"
-    # Records leave oldest first, so a run's state is resumable wherever it stops.
-    is_sorted = True
-    schema = SCHEMA
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Request each window in order, emit its records oldest first, then mark it done."""
-        settings = self.settings
-        _, _, windows = self._windows(context, settings.window_hours)
-        if not windows:
-            return
-        client = self._new_client(settings.api_url)
-        converter = RowConverter(settings.zone, frozenset(SCHEMA["properties"]))
-        endpoint = settings.endpoint
-        api = Api(
-            endpoint.path,
-            not_found=f"no '{endpoint.name}' endpoint at this URL: check the `endpoint` "
-            "setting, customer or bnd, and api_url",
-        )
-
-        def ask(window: DayWindow) -> list[tuple[DayWindow, bytes]]:
-            return client.post_window(api, window, endpoint.body)
-
-        self.logger.info("Asking %s", settings.api_url + endpoint.path)
-        answers = map_in_order(ask, windows, settings.max_concurrent_requests, self._stop_requested)
-        try:
-            for number, (window, pieces) in enumerate(answers, start=1):
-                records = converter.records(
-                    [
-                        (piece, _rows(client.answer(content, str(piece)), piece))
-                        for piece, content in pieces
-                    ],
-                    window,
-                )
-                self._extracted_at = dt.datetime.now(dt.timezone.utc)
-                for index, record in enumerate(records):
-                    if self._stop_requested.is_set():
-                        if index:  # resume at the last record written, inclusive
-                            self._move_bookmark(records[index - 1]["request_date"], context)
-                        return  # the SDK then writes the final STATE
-                    yield record
-                self._complete_window(window.end, context)
-                self.logger.info(
-                    "Window %s: %d records (%d of %d)", window, len(records), number, len(windows)
-                )
-        except HappyTalkUnavailableError:
-            if not self._stop_requested.is_set():
-                raise
-            # The stop abandoned this window's retries: end as if it had not been reached.
-        finally:
-            self._end_sync(client, answers)

@@ -1,0 +1,198 @@
+"""What HappyTalk's answers mean: their JSON, its fail codes, and the data of each call.
+
+Every answer is `{"result": "success", "data": ...}` or `{"result": "fail", "code": ...,
+"message": ...}`. What a success must hold differs by call; each call's reader below says
+what it accepts, and anything else is an error that names the call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from tap_happytalk.errors import (
+    HappyTalkRefusedError,
+    HappyTalkResponseError,
+    UndocumentedAnswerError,
+    redact,
+)
+
+if TYPE_CHECKING:
+    from tap_happytalk.windows import DayWindow
+
+# HappyTalk's documented fail codes of its customer-token calls.
+TOKEN_INVALID = -501
+UNAUTHORIZED = -502
+NOT_FOUND = -503  # no such room (or customer)
+RANGE_TOO_LONG = -504
+
+# What to do about each documented fail code, as advice a person can act on.
+FAIL_CODE_ADVICE = {
+    TOKEN_INVALID: (
+        "the token is missing or invalid; check the `token` setting against the HappyTalk "
+        "console (Settings > Company information > System information > TOKEN)"
+    ),
+    UNAUTHORIZED: (
+        "this token may not use this API; ask your HappyTalk administrator or HappyTalk to "
+        "allow it, or use a token that may"
+    ),
+    NOT_FOUND: "HappyTalk knows no such room or customer (it may have been deleted)",
+    RANGE_TOO_LONG: (
+        "HappyTalk says the range is longer than it allows, which is a fault in the tap's own "
+        "windows: please report it to tap-happytalk, naming {what}"
+    ),
+}
+FAIL_DETAIL_KEYS = ("code", "error_code", "fail_code", "message", "msg", "error", "reason")
+SNIPPET_LENGTH = 120
+
+logger = logging.getLogger(__name__)
+
+
+def whole_number(code: object) -> int | None:
+    """A whole number HappyTalk documents as an int and may send as its text (a fail code)."""
+    try:
+        return int(str(code).strip())
+    except ValueError:
+        return None
+
+
+def fail_code_advice(code: object, what: str) -> str | None:
+    """What to do about a documented fail `code` for the request `what`; None if unknown."""
+    number = whole_number(code)
+    advice = FAIL_CODE_ADVICE.get(number) if number is not None else None
+    return advice.format(what=what) if advice else None
+
+
+def decode(content: bytes, what: str, token: str) -> dict[str, Any]:
+    """HappyTalk's successful answer to the request `what`, as a JSON object.
+
+    Raises:
+        HappyTalkRefusedError: HappyTalk answered `result: fail`; the error carries its
+            code, read as a number when it is one.
+        UndocumentedAnswerError: The answer is not JSON, not an object, or has no
+            `result: success`.
+    """
+    try:
+        body = msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        # Redact before cutting, so no part of the token survives at the cut.
+        text = redact(content[:4096].decode("utf-8", errors="replace"), token)
+        snippet = text[:SNIPPET_LENGTH].replace("\n", " ")
+        msg = f"HappyTalk's answer for {what} is not JSON: {snippet!r}"
+        raise UndocumentedAnswerError(msg) from None
+    if not isinstance(body, dict):
+        msg = f"HappyTalk's answer for {what} is not a JSON object"
+        raise UndocumentedAnswerError(msg)
+    result = body.get("result")
+    if result == "fail":
+        detail = _fail_detail(body, token)
+        advice = fail_code_advice(body.get("code"), what)
+        msg = f"HappyTalk refused the request for {what}: {detail}"
+        raise HappyTalkRefusedError(
+            f"{msg}: {advice}" if advice else msg, whole_number(body.get("code"))
+        )
+    if result != "success":
+        msg = f"HappyTalk's answer for {what} has result {result!r}, not 'success'"
+        raise UndocumentedAnswerError(msg)
+    return body
+
+
+def _fail_detail(body: dict[str, Any], token: str) -> str:
+    """HappyTalk's code and message, whatever names it gives them."""
+    known = [body[key] for key in FAIL_DETAIL_KEYS if body.get(key) is not None]
+    known = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in known]
+    if any(known):
+        detail = " ".join(value for value in known if value)
+    else:
+        rest = {k: v for k, v in body.items() if k not in {"result", "data"}}
+        detail = json.dumps(rest, ensure_ascii=False) if rest else "no code or message given"
+    return redact(detail, token)
+
+
+def service_history_rows(body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
+    """The rows of a successful service-history answer, in the order HappyTalk sent them.
+
+    Raises:
+        HappyTalkResponseError: `data` is not a list of records.
+    """
+    data = body.get("data")
+    if data is None:
+        # An empty day may come without a list; say so, since it could also hide a fault.
+        logger.warning("HappyTalk answered %s without 'data': taken as no events", window)
+        return []
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        msg = f"HappyTalk's answer for {window} has 'data' that is not a list of records"
+        raise HappyTalkResponseError(msg)
+    return data
+
+
+@dataclass(frozen=True)
+class RoomListPage:
+    """One page of a day's room list: its rooms, and HappyTalk's count of the whole list."""
+
+    rooms: list[dict[str, Any]]
+    total: int | None  # None when HappyTalk sent no `total_count`
+
+
+def room_list_page(body: dict[str, Any], what: str, page: int, page_size: int) -> RoomListPage:
+    """A room-list page's rooms and HappyTalk's `total_count` (a number, or its text).
+
+    Raises:
+        UndocumentedAnswerError: No `data`, no `chat_list` of rooms, a `total_count` that
+            is not a number, rooms on a page that starts past `total_count`, or a last page
+            that ends before it.
+    """
+    data = body.get("data")
+    if not isinstance(data, dict):
+        msg = f"HappyTalk's answer for {what} has no 'data' object"
+        raise UndocumentedAnswerError(msg)
+    rooms = data.get("chat_list")
+    if not isinstance(rooms, list) or not all(isinstance(room, dict) for room in rooms):
+        msg = f"HappyTalk's answer for {what} has no 'chat_list' of rooms"
+        raise UndocumentedAnswerError(msg)
+    counted = data.get("total_count")
+    total = None if counted is None else whole_number(counted)
+    if counted is not None and (total is None or isinstance(counted, bool) or total < 0):
+        msg = f"HappyTalk's answer for {what} has total_count {counted!r}"
+        raise UndocumentedAnswerError(msg)
+    if rooms and total is not None and (page - 1) * page_size >= total:
+        msg = f"HappyTalk sent {len(rooms)} rooms for {what}, past its own total_count {total}"
+        raise UndocumentedAnswerError(msg)
+    if total is not None and len(rooms) < page_size and (page - 1) * page_size + len(rooms) < total:
+        msg = (
+            f"HappyTalk's last page for {what} ends at room {(page - 1) * page_size + len(rooms)} "
+            f"of its own total_count {total}"
+        )
+        raise UndocumentedAnswerError(msg)
+    return RoomListPage(rooms, total)
+
+
+def room_data(
+    body: dict[str, Any], what: str, room_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The room and its messages from a `chat_data` answer.
+
+    Raises:
+        UndocumentedAnswerError: The answer holds no room, another room, or messages that
+            are not a list.
+    """
+    data = body.get("data")
+    entry = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else None
+    chat = entry.get("chat") if entry else None
+    rows = entry.get("message", []) if entry else None
+    if not isinstance(chat, dict):
+        msg = f"HappyTalk's answer for {what} holds no room"
+        raise UndocumentedAnswerError(msg)
+    if chat.get("id", room_id) != room_id:
+        msg = f"HappyTalk answered {what} with room {chat.get('id')!r}"
+        raise UndocumentedAnswerError(msg)
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        msg = f"HappyTalk's answer for {what} has messages that are not a list"
+        raise UndocumentedAnswerError(msg)
+    return chat, rows

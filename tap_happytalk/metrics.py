@@ -1,0 +1,75 @@
+"""The tap's metrics, as the SDK logs them: its HTTP requests, and rooms given up."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from typing import cast
+
+from singer_sdk import metrics
+
+
+class RoomMetric(str, enum.Enum):
+    """The tap's own metric names, beside the SDK's `metrics.Metric`."""
+
+    OPEN_ROOMS_GIVEN_UP = "open_rooms_given_up"
+
+
+class RequestMetrics:
+    """The SDK's HTTP metrics for one stream's requests, safe to share between threads.
+
+    Every attempt logs an `http_request_duration` timer point, tagged with the endpoint (its
+    path), its HTTP status (none for a transport failure) and its kind (`window`, `split`,
+    `page`, `room`, or `retry` for any retry). `http_request_count` counters, one per endpoint
+    and kind, are logged at `close()`, and on the SDK's interval while the run goes on.
+    """
+
+    def __init__(self, stream: str) -> None:
+        """Meter the requests of `stream`."""
+        self._stream = stream
+        self._logger = metrics.get_metrics_logger()
+        self._lock = threading.Lock()
+        self._counters: dict[tuple[str, str], metrics.Counter] = {}
+
+    def attempted(self, endpoint: str, seconds: float, status: int | None, kind: str) -> None:
+        """One request went out and came back (or failed) after `seconds`."""
+        succeeded = status is not None and status < 300  # noqa: PLR2004 - HTTP's own numbers
+        point = metrics.Point(
+            "timer",
+            metric=metrics.Metric.HTTP_REQUEST_DURATION,
+            value=seconds,
+            tags={
+                metrics.Tag.STREAM: self._stream,
+                metrics.Tag.ENDPOINT: endpoint,
+                metrics.Tag.HTTP_STATUS_CODE: status,
+                metrics.Tag.STATUS: metrics.Status.SUCCEEDED
+                if succeeded
+                else metrics.Status.FAILED,
+                "request_kind": kind,
+            },
+        )
+        with self._lock:
+            metrics.log(self._logger, point)
+            counter = self._counters.get((endpoint, kind))
+            if counter is None:
+                counter = metrics.http_request_counter(self._stream, endpoint, request_kind=kind)
+                self._counters[endpoint, kind] = counter
+            counter.increment()
+
+    def close(self) -> None:
+        """Log the final counts."""
+        with self._lock:
+            for counter in self._counters.values():
+                counter.exit()
+            self._counters.clear()
+
+
+def log_rooms_given_up(stream: str, count: int) -> None:
+    """One counter point: open rooms this run stopped re-reading (`open_room_recheck_days`)."""
+    point = metrics.Point(
+        "counter",
+        metric=cast("metrics.Metric", RoomMetric.OPEN_ROOMS_GIVEN_UP),
+        value=count,
+        tags={metrics.Tag.STREAM: stream},
+    )
+    metrics.log(metrics.get_metrics_logger(), point)

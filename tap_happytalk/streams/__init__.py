@@ -1,0 +1,1 @@
+"""The streams: service history, and consultation rooms with their messages."""
