@@ -34,7 +34,7 @@ import pytest
 
 from local_happytalk.chats import API_FORMAT, expected_times, korea_now, sample_rooms
 from local_happytalk.server import LocalHappyTalk, sample_events
-from tap_happytalk.chats import CLOSED_STATUSES
+from tap_happytalk.streams.open_rooms import CLOSED_STATUSES
 
 from .conftest import (
     FIRST_DAY,
