@@ -8,6 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +22,7 @@ from local_happytalk.server import LocalHappyTalk, sample_events
 from tap_happytalk.tap import TapHappyTalk
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
 PROJECT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_happytalk"]
@@ -100,8 +103,43 @@ def tap_about(about_format: str) -> str:
         capture_output=True,
         text=True,
         env=tap_env(),
+        timeout=120,
         check=True,
     ).stdout
+
+
+@contextmanager
+def killed_after(
+    process: subprocess.Popen[Any], seconds: float, waiting_for: str
+) -> Iterator[None]:
+    """Kill `process` if the block has not ended within `seconds`, and fail the test then.
+
+    For reads of a subprocess's pipes, which would otherwise wait for ever on a tap that
+    neither writes nor exits: the kill closes the pipes, and so ends the read.
+    """
+    fired = threading.Event()
+
+    def kill() -> None:
+        fired.set()
+        process.kill()
+
+    watchdog = threading.Timer(seconds, kill)
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+    if fired.is_set():
+        pytest.fail(f"waited {seconds:g} s for {waiting_for}; the tap was killed")
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds; fail the test if it does not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds:g} s for {what}")
+        time.sleep(0.02)
 
 
 def copy_project(destination: Path) -> Path:
@@ -110,6 +148,7 @@ def copy_project(destination: Path) -> Path:
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=PROJECT,
         capture_output=True,
+        timeout=60,
         check=True,
     ).stdout.split(b"\0")
     for name in filter(None, (entry.decode() for entry in listed)):
@@ -219,18 +258,26 @@ def catalog_selecting(streams: Iterable[str]) -> dict[str, Any]:
     return catalog
 
 
-def run_until_stopped(
+def run_until_stopped(  # noqa: PLR0913 - the run's knobs
     tmp_path: Path,
     config: dict[str, Any],
     lines: int,
     stop: int,
     args: tuple[str, ...] = (),
+    *,
+    timeout: float = 120,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Start the tap, signal it once it has printed `lines` lines; return what it printed."""
+    """Start the tap, signal it once it has printed `lines` lines; return what it printed.
+
+    The whole run, to its exit, must take less than `timeout` seconds.
+    """
     command = [*TAP, "--config", str(write_json(tmp_path / "stop-config.json", config)), *args]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=tap_env()
-    ) as process:
+    with (
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=tap_env()
+        ) as process,
+        killed_after(process, timeout, f"{lines} lines, then the tap's exit at signal {stop}"),
+    ):
         assert process.stdout is not None
         # readline, then read: communicate() after readline() would skip what is buffered.
         printed = [process.stdout.readline() for _ in range(lines)]

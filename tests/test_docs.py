@@ -1,17 +1,26 @@
-"""The README says what the tap says about itself."""
+"""What users copy from the README works: its settings table, first commands and stream maps.
+
+These read the README's contracts (the table `--about` prints, code blocks to paste), never
+its sentences: a reworded paragraph changes no test here.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from local_happytalk.chats import sample_rooms
 from local_happytalk.server import LocalHappyTalk
+from tap_happytalk.config_schema import CONFIG_SCHEMA
 
 from .conftest import FIRST_DAY, catalog_selecting, run_tap, tap_about, write_json
+
+pytestmark = pytest.mark.timeout(180)
 
 CHATS = ("chat_rooms", "chat_messages")
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -22,15 +31,22 @@ def test_readme_settings_table_is_the_one_about_prints():
     readme = README.read_text(encoding="utf-8")
     rows = [line for line in about.splitlines() if line.startswith("| ")]
     own = [row for row in rows if not row.startswith(("| stream_map", "| faker", "| flatten"))]
-    assert len(own) == 17  # the header and sixteen settings
+    # The header, then a row for each of the tap's own settings.
+    assert len(own) == 1 + len(CONFIG_SCHEMA["properties"])
     for row in own:
         assert row in readme, f"README lacks: {row}"
 
 
-def test_readme_first_screen_has_the_two_commands():
+def test_readme_first_screen_commands_are_make_targets_ci_runs():
     first_screen = "\n".join(README.read_text(encoding="utf-8").splitlines()[:20])
-    assert "make demo" in first_screen
-    assert "make test" in first_screen
+    block = re.search(r"```sh\n(.*?)```", first_screen, re.DOTALL)
+    assert block, "the first screen has a shell block to copy"
+    commands = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+    assert commands == ["make demo", "make test"]
+    makefile = (README.parent / "Makefile").read_text(encoding="utf-8")
+    for command in commands:
+        target = command.removeprefix("make ")
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"no make target {target}"
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
 

@@ -15,12 +15,17 @@ from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 from .conftest import (
     FIRST_DAY,
     TAP,
+    killed_after,
     parse_messages,
     run_tap,
     run_until_stopped,
     tap_env,
+    wait_for,
     write_json,
 )
+
+# Ten stopped runs and their reruns per case, each a few seconds; far below this.
+pytestmark = pytest.mark.timeout(300)
 
 PER_DAY = 12
 
@@ -80,9 +85,12 @@ def test_a_target_that_dies_ends_the_run_promptly_with_one_line(tmp_path):
             "api_url": server.url,
         }
         command = [*TAP, "--config", str(write_json(tmp_path / "config.json", config))]
-        with subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tap_env()
-        ) as process:
+        with (
+            subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tap_env()
+            ) as process,
+            killed_after(process, 60, "a first line, then the tap's exit"),
+        ):
             assert process.stdout is not None
             assert process.stderr is not None
             process.stdout.readline()
@@ -113,8 +121,11 @@ def test_a_stop_during_a_pause_sends_nothing_more(tmp_path):
         with subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tap_env()
         ) as process:
-            while not any(r.start_date == "2024-03-03 00:00:00" for r in server.requests):
-                time.sleep(0.02)
+            wait_for(
+                lambda: any(r.start_date == "2024-03-03 00:00:00" for r in server.requests),
+                30,
+                "the tap to ask for 2024-03-03",
+            )
             time.sleep(0.3)  # every worker is now held by the pause
             stopped_at = time.monotonic()
             process.send_signal(signal.SIGTERM)

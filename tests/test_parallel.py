@@ -4,13 +4,72 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import select
+import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 
-from benchmarks.bench import measure
+import pytest
+
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
-from .conftest import FIRST_DAY, run_tap
+from .conftest import FIRST_DAY, run_tap, tap_env
+
+pytestmark = pytest.mark.timeout(300)
+
+RECORD_PREFIXES = (b'{"type":"RECORD"', b'{"type": "RECORD"')
+
+
+@dataclass(frozen=True)
+class Measured:
+    """How many RECORD lines a run printed, and its peak resident memory."""
+
+    records: int
+    peak_rss_mb: float
+
+
+def high_water_mark_kb(pid: int) -> int:
+    """Peak RSS of a running process since its exec (`VmHWM`, not the parent's `ru_maxrss`)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return 0
+    found = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(found.group(1)) if found else 0
+
+
+def measure(command: list[str], *, timeout: float = 240) -> Measured:
+    """Run `command`, count the RECORD lines it prints, and sample its peak RSS as it reads.
+
+    Raises:
+        subprocess.TimeoutExpired: The run outlasted `timeout` seconds; it is killed.
+    """
+    deadline = time.monotonic() + timeout
+    # Unbuffered: each read is one read(2) of what the pipe holds, so select() tells the truth.
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tap_env(), bufsize=0
+    ) as process:
+        assert process.stdout is not None
+        records, partial, peak_kb = 0, b"", 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([process.stdout], [], [], remaining)[0]:
+                process.kill()
+                raise subprocess.TimeoutExpired(command, timeout)
+            chunk = process.stdout.read(1 << 20)
+            if not chunk:
+                break
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            records += sum(line.startswith(RECORD_PREFIXES) for line in lines)
+            peak_kb = max(peak_kb, high_water_mark_kb(process.pid))
+        returncode = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    assert returncode == 0, f"{command} exited with {returncode}"
+    return Measured(records, peak_kb / 1024)
 
 
 def bookmarks(run):

@@ -1,0 +1,458 @@
+"""Each private or undocumented singer-sdk behaviour the tap relies on, exercised.
+
+docs/SDK_SEAMS.md lists the seams, where the tap relies on each, and the test here that guards
+it. Every test runs the tap (in this process, against the local HappyTalk server) or calls the
+SDK's API, and its assertion messages start with `seam:` and name the seam, so that a
+singer-sdk release that changes one fails with a message saying which. The weekly
+`sdk-canary` workflow runs these first (`pytest -m sdk_seam`), against the newest singer-sdk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import signal
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import click
+import pytest
+from singer_sdk import Stream, Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.plugin_base import PluginBase
+from singer_sdk.singerlib import RecordMessage
+from singer_sdk.tap_base import CliTestOptionValue
+
+from local_happytalk.chats import sample_rooms
+from local_happytalk.server import LocalHappyTalk, sample_events
+from tap_happytalk.errors import TapHappyTalkError
+from tap_happytalk.streams.base import ExplainedErrorsStream, HappyTalkStream
+from tap_happytalk.streams.chat_messages import ChatMessagesStream
+from tap_happytalk.streams.chat_rooms import ChatRoomsStream
+from tap_happytalk.streams.service_history import ServiceHistoryStream
+from tap_happytalk.tap import TapHappyTalk
+from tap_happytalk.writer import StateFlushingWriter
+
+from .conftest import FIRST_DAY, catalog_selecting, write_json
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = [pytest.mark.sdk_seam, pytest.mark.timeout(120)]
+
+EVERY_STREAM = ("service_history", "chat_rooms", "chat_messages")
+CHATS = ("chat_rooms", "chat_messages")
+DAYS, PER_DAY = 2, 3  # service history: six events over two days
+ROOM_DAYS, ROOMS_PER_DAY, MESSAGES_PER_ROOM = 2, 3, 3
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers() -> Iterator[None]:
+    """Each tap built here takes SIGTERM and SIGINT in this process: give them back."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHappyTalk]:
+    events = sample_events(FIRST_DAY, DAYS, PER_DAY)
+    rooms = sample_rooms(FIRST_DAY, ROOM_DAYS, ROOMS_PER_DAY, MESSAGES_PER_ROOM)
+    with LocalHappyTalk(events, rooms=rooms) as local:
+        yield local
+
+
+def config_for(server: LocalHappyTalk, **extra: Any) -> dict[str, Any]:
+    return {
+        "token": server.token,
+        "api_url": server.url,
+        "start_date": FIRST_DAY.isoformat(),
+        "end_date": (FIRST_DAY + dt.timedelta(days=DAYS)).isoformat(),
+        **extra,
+    }
+
+
+def sync(
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, Any],
+    streams: tuple[str, ...] = ("service_history",),
+    tap_class: type[TapHappyTalk] = TapHappyTalk,
+) -> list[dict[str, Any]]:
+    """One `sync_all` in this process with `streams` selected; the messages it wrote."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", out)
+    tap_class(config=config, catalog=catalog_selecting(streams)).sync_all()
+    out.buffer.seek(0)
+    return [json.loads(line) for line in out.buffer.read().decode().splitlines()]
+
+
+def of_type(messages: list[dict[str, Any]], kind: str, stream: str | None = None) -> list[Any]:
+    return [m for m in messages if m["type"] == kind and stream in {None, m.get("stream")}]
+
+
+# --- the record path: streams/base.py --------------------------------------------------------
+
+
+def test_the_sdk_turns_each_record_into_messages_through_generate_record_messages(
+    monkeypatch, server
+):
+    calls: Counter[str] = Counter()
+    for name in ("_generate_record_messages", "_increment_stream_state"):
+        original = getattr(ServiceHistoryStream, name)
+
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(ServiceHistoryStream, name, counting)
+    messages = sync(monkeypatch, config_for(server))
+
+    records = of_type(messages, "RECORD")
+    assert len(records) == DAYS * PER_DAY
+    assert calls["_generate_record_messages"] == len(records), (
+        "seam: Stream._generate_record_messages makes the RECORD messages of each record"
+    )
+    assert calls["_increment_stream_state"] == len(records), (
+        "seam: Stream._increment_stream_state is called once per record written"
+    )
+
+
+def test_the_bookmark_moves_only_where_the_tap_moves_it(monkeypatch, server):
+    """The tap's no-op `_increment_stream_state` is the only per-record bookmark update."""
+    messages = sync(monkeypatch, config_for(server))
+
+    bookmarks = [
+        m["value"]["bookmarks"]["service_history"]["replication_key_value"]
+        for m in of_type(messages, "STATE")
+    ]
+    window_ends = ["2024-03-02T00:00:00+09:00", "2024-03-03T00:00:00+09:00"]
+    assert list(dict.fromkeys(bookmarks)) == window_ends, (
+        "seam: nothing but Stream._increment_stream_state moves a bookmark per record"
+    )
+
+
+def test_the_fast_record_path_emits_what_the_sdks_own_path_emits(monkeypatch, server):
+    """`_stream_version`, and the record the SDK would make, are what the fast path uses."""
+    fast = sync(monkeypatch, config_for(server))
+    monkeypatch.setattr(HappyTalkStream, "_records_pass_through", property(lambda _: False))
+    stock = sync(monkeypatch, config_for(server))
+
+    def comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        records = of_type(messages, "RECORD")
+        return [{k: v for k, v in m.items() if k != "time_extracted"} for m in records]
+
+    assert len(of_type(fast, "RECORD")) == DAYS * PER_DAY
+    assert comparable(fast) == comparable(stock), (
+        "seam: Stream._generate_record_messages makes RecordMessage(stream, record, "
+        "version=_stream_version, time_extracted) of an unmapped record"
+    )
+    assert all("version" not in m for m in of_type(fast, "RECORD")), (
+        "seam: Stream._stream_version is None for an incremental stream"
+    )
+
+
+def test_stream_version_is_the_attribute_the_sdk_stamps_records_with(monkeypatch):
+    tap = TapHappyTalk(config={"token": "x", "start_date": "2024-03-01"})
+    stream = tap.streams["service_history"]
+    monkeypatch.setattr(stream, "_stream_version", 7)
+    (message,) = Stream._generate_record_messages(stream, {"id": "1"})  # noqa: SLF001
+    assert isinstance(message, RecordMessage)
+    assert message.version == 7, "seam: Stream._stream_version is the RECORD's version"
+
+
+def test_write_state_message_writes_only_when_not_flushed(monkeypatch):
+    written: list[dict[str, Any]] = []
+    tap = TapHappyTalk(config={"token": "x", "start_date": "2024-03-01"})
+    stream = tap.streams["service_history"]
+    monkeypatch.setattr(tap.state_writer, "write_state", written.append)
+
+    stream.state_manager.is_flushed = True
+    stream._write_state_message()  # noqa: SLF001 - the hook this test guards
+    assert written == [], "seam: Stream._write_state_message skips a flushed state"
+
+    stream.state_manager.is_flushed = False
+    stream._write_state_message()  # noqa: SLF001
+    assert len(written) == 1, "seam: clearing state_manager.is_flushed makes STATE go out"
+    assert stream.state_manager.is_flushed is True, (
+        "seam: Stream._write_state_message sets state_manager.is_flushed"
+    )
+
+
+# --- the error line: streams/base.py ExplainedErrorsStream.log -------------------------------
+
+
+def test_the_sdks_generic_error_line_goes_through_stream_log_while_the_error_is_raised(
+    monkeypatch, caplog, server
+):
+    seen: list[tuple[int, str, BaseException | None]] = []
+    original = ExplainedErrorsStream.log
+
+    def spying(self, message, *args, level=logging.INFO, **kwargs):
+        seen.append((level, message, sys.exc_info()[1]))
+        original(self, message, *args, level=level, **kwargs)
+
+    monkeypatch.setattr(ExplainedErrorsStream, "log", spying)
+    with pytest.raises(TapHappyTalkError):
+        sync(monkeypatch, {**config_for(server), "token": "wrong"})
+
+    errors = [(message, exc) for level, message, exc in seen if level >= logging.ERROR]
+    assert errors, "seam: Stream.sync logs its generic error line through Stream.log"
+    assert all(isinstance(exc, TapHappyTalkError) for _, exc in errors), (
+        "seam: Stream.sync calls Stream.log inside its except, with the error in sys.exc_info"
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], (
+        "seam: Stream.log is how the SDK writes its generic error line"
+    )
+
+
+# --- the chat streams: parent and child --------------------------------------------------------
+
+
+def test_child_streams_are_the_discovered_streams_naming_the_parent_type():
+    tap = TapHappyTalk(config={"token": "x", "start_date": "2024-03-01"})
+    rooms, messages = tap.streams["chat_rooms"], tap.streams["chat_messages"]
+    assert rooms.child_streams == [messages], (
+        "seam: Tap.load_streams puts a stream whose parent_stream_type is the parent's type "
+        "in the parent's child_streams"
+    )
+    assert all(stream._tap is tap for stream in tap.streams.values()), (  # noqa: SLF001
+        "seam: Stream._tap is the tap that built the stream"
+    )
+
+
+def test_a_rooms_children_sync_before_the_next_room_is_asked_for(monkeypatch, server):
+    events: list[tuple[str, str]] = []
+    own_records = ChatRoomsStream.get_records
+
+    def rooms(self, context):
+        for record in own_records(self, context):
+            events.append(("room", str(record["id"])))
+            yield record
+
+    own_messages = ChatMessagesStream.get_records
+
+    def messages(self, context):
+        events.append(("child", str(context["room_id"])))
+        return own_messages(self, context)
+
+    monkeypatch.setattr(ChatRoomsStream, "get_records", rooms)
+    monkeypatch.setattr(ChatMessagesStream, "get_records", messages)
+    written = sync(monkeypatch, config_for(server, end_date="2024-03-03"), CHATS)
+
+    room_count = ROOM_DAYS * ROOMS_PER_DAY
+    assert len(of_type(written, "RECORD", "chat_rooms")) == room_count
+    expected = [step for _, room in events[::2] for step in (("room", room), ("child", room))]
+    assert len(events) == 2 * room_count
+    assert events == expected, (
+        "seam: Stream._sync_records syncs a record's children (generate_child_contexts) "
+        "before it asks get_records for the next record"
+    )
+    assert len(of_type(written, "RECORD", "chat_messages")) == room_count * MESSAGES_PER_ROOM, (
+        "seam: a child reaches its parent's records through Stream._tap.streams"
+    )
+
+
+def test_the_childs_schema_is_written_once_though_the_sdk_asks_per_room(monkeypatch, server):
+    calls: list[str] = []
+    original = ChatMessagesStream._write_schema_message  # noqa: SLF001
+
+    def counting(self):
+        calls.append(self.name)
+        original(self)
+
+    monkeypatch.setattr(ChatMessagesStream, "_write_schema_message", counting)
+    written = sync(monkeypatch, config_for(server, end_date="2024-03-03"), CHATS)
+
+    assert len(calls) == ROOM_DAYS * ROOMS_PER_DAY, (
+        "seam: Stream.sync calls Stream._write_schema_message once per child sync (per room)"
+    )
+    assert len(of_type(written, "SCHEMA", "chat_messages")) == 1, (
+        "seam: Stream._write_schema_message is where the SDK writes SCHEMA"
+    )
+
+
+def test_empty_state_partitioning_keys_keep_one_state_for_the_child(monkeypatch, server):
+    written = sync(monkeypatch, config_for(server, end_date="2024-03-03"), CHATS)
+
+    final = of_type(written, "STATE")[-1]["value"]["bookmarks"]
+    assert "partitions" not in final["chat_messages"], (
+        "seam: state_partitioning_keys = [] gives a child one state, not one per context"
+    )
+    assert final["chat_messages"].get("replication_key_value"), (
+        "seam: the child's state is the one chat_rooms writes through get_context_state(None)"
+    )
+
+
+# --- the tap: tap.py ---------------------------------------------------------------------------
+
+
+def test_sync_all_follows_the_order_of_tap_streams(monkeypatch, server):
+    written = sync(monkeypatch, config_for(server, end_date="2024-03-03"), EVERY_STREAM)
+
+    first_seen = list(dict.fromkeys(m["stream"] for m in written if "stream" in m))
+    assert first_seen[0] == "service_history", "seam: Tap.sync_all follows Tap.streams' order"
+    assert set(first_seen) == set(EVERY_STREAM)
+
+
+def test_tap_setup_mapper_is_plugin_base_setup_mapper_and_the_catalog_registered():
+    """The tap calls PluginBase's, then registers its own catalog: nothing of Tap's is lost."""
+    maps = {"service_history": {"request_content": "__NULL__"}, "chat_rooms": {"x": "id"}}
+    tap = TapHappyTalk(
+        config={"token": "x", "start_date": "2024-03-01", "stream_maps": maps},
+        catalog=catalog_selecting(EVERY_STREAM),
+    )
+
+    def registered(mapper_owner: Tap) -> dict[str, list[tuple[str, str]]]:
+        return {
+            name: [(type(m).__name__, m.stream_alias) for m in stream_maps]
+            for name, stream_maps in mapper_owner.mapper.stream_maps.items()
+        }
+
+    ours = registered(tap)
+    Tap.setup_mapper(tap)  # the SDK's own, on a catalog where everything is selected
+    assert registered(tap) == ours, (
+        "seam: Tap.setup_mapper is PluginBase.setup_mapper then "
+        "mapper.register_raw_streams_from_catalog(catalog)"
+    )
+    PluginBase.setup_mapper(tap)
+    assert tap.mapper.stream_maps == {}, (
+        "seam: PluginBase.setup_mapper builds the mapper and registers no stream"
+    )
+
+
+def test_the_taps_signal_handlers_replace_the_sdks(monkeypatch, server):
+    """The SDK's handler exits at once; the tap's stops after the record being written."""
+    original = ServiceHistoryStream._generate_record_messages  # noqa: SLF001
+    written_ids: list[str] = []
+
+    def signalling(self, record):
+        written_ids.append(record["id"])
+        if len(written_ids) == 2:
+            signal.raise_signal(signal.SIGTERM)
+        return original(self, record)
+
+    monkeypatch.setattr(ServiceHistoryStream, "_generate_record_messages", signalling)
+    try:
+        written = sync(monkeypatch, config_for(server))
+    except SystemExit:
+        pytest.fail(
+            "seam: PluginBase.__init__ installs the SDK's signal handlers before the tap's "
+            "own (TapHappyTalk.__init__), not later"
+        )
+    records = of_type(written, "RECORD")
+    assert len(records) == 2
+    assert written[-1]["type"] == "STATE", (
+        "seam: Stream._sync_records writes a final STATE when get_records returns"
+    )
+    bookmark = written[-1]["value"]["bookmarks"]["service_history"]["replication_key_value"]
+    assert bookmark == records[-1]["record"]["request_date"]
+
+
+# --- the output: writer.py ---------------------------------------------------------------------
+
+
+def test_every_message_goes_through_the_writer_class_as_one_encoded_line(monkeypatch, server):
+    lines: list[bytes | bytearray] = []
+    original = MsgSpecWriter.format_message
+
+    def recording(self, message):
+        line = original(self, message)
+        lines.append(line)
+        return line
+
+    monkeypatch.setattr(MsgSpecWriter, "format_message", recording)
+    written = sync(monkeypatch, config_for(server))
+
+    assert TapHappyTalk.message_writer_class is StateFlushingWriter
+    assert len(lines) == len(written), (
+        "seam: Tap writes every message (STATE too) through message_writer_class.write_message"
+    )
+    assert all(isinstance(line, (bytes, bytearray)) and line.endswith(b"\n") for line in lines), (
+        "seam: MsgSpecWriter.format_message returns one encoded line, as bytes"
+    )
+
+
+# --- the command line: cli.py ------------------------------------------------------------------
+
+
+def test_the_cli_calls_the_callbacks_the_tap_wraps():
+    command = TapHappyTalk.get_singer_command()
+    by_name = {param.name: param for param in command.params}
+    assert command.callback == TapHappyTalk.invoke, "seam: the tap's command calls Tap.invoke"
+    for option, callback in (
+        ("config", TapHappyTalk.cb_config),
+        ("discover", TapHappyTalk.cb_discover),
+        ("test", TapHappyTalk.cb_test),
+    ):
+        assert by_name[option].callback == callback, f"seam: --{option} runs Tap.cb_{option}"
+    assert "about" in by_name, "seam: Tap.invoke gets `about` among its keyword arguments"
+
+
+def test_test_is_disabled_unless_given_as_cli_test_option_value_says():
+    command = TapHappyTalk.get_singer_command()
+    test = {param.name: param for param in command.params}["test"]
+    with click.Context(command) as ctx:
+        assert test.get_default(ctx) == CliTestOptionValue.Disabled.value, (
+            "seam: without --test, cb_test gets CliTestOptionValue.Disabled.value"
+        )
+    assert CliTestOptionValue.All.value in {"all", getattr(test, "flag_value", None)}
+
+
+def test_cb_config_gives_the_files_merged_and_parse_env(tmp_path: Path):
+    first = write_json(tmp_path / "a.json", {"token": "a", "start_date": "2024-03-01"})
+    second = write_json(tmp_path / "b.json", {"token": "b"})
+
+    given = Tap.cb_config(None, None, (str(first), str(second), "ENV"))  # type: ignore[arg-type]
+    assert given.config == {"token": "b", "start_date": "2024-03-01"}, (
+        "seam: Tap.cb_config's answer has .config, the files merged in order"
+    )
+    assert given.parse_env is True, "seam: Tap.cb_config's answer has .parse_env for ENV"
+    files_only = Tap.cb_config(None, None, (str(first),))  # type: ignore[arg-type]
+    assert files_only.parse_env is False, "seam: .parse_env is False without ENV"
+
+
+def test_settings_from_the_environment_are_read_as_cli_check_environment_reads_them(
+    monkeypatch,
+):
+    monkeypatch.setenv("TAP_HAPPYTALK_TOKEN", "from-env")
+    monkeypatch.setenv("TAP_HAPPYTALK_MAX_RETRIES", " 3")
+    monkeypatch.setenv("TAP_HAPPYTALK_STREAM_MAPS", '{"service_history": {"x": "id"}}')
+    tap = TapHappyTalk(config={"start_date": "2024-03-01"}, parse_env_config=True)
+    assert tap.config["token"] == "from-env", "seam: TAP_HAPPYTALK_<SETTING> sets <setting>"
+    assert tap.config["max_retries"] == 3, "seam: an integer setting is read with int()"
+    assert tap.config["stream_maps"] == {"service_history": {"x": "id"}}, (
+        "seam: an object setting is read as JSON"
+    )
+    monkeypatch.setenv("TAP_HAPPYTALK_MAX_RETRIES", "three")
+    with pytest.raises(ValueError):  # noqa: PT011 - the SDK's int() says no more
+        TapHappyTalk(config={"start_date": "2024-03-01"}, parse_env_config=True)
+
+
+# --- the request metrics: metrics.py -----------------------------------------------------------
+
+
+def test_request_metrics_are_logged_as_the_sdks_points_with_the_taps_tags(
+    monkeypatch, caplog, server
+):
+    caplog.set_level(logging.INFO, logger="singer_sdk.metrics")
+    sync(monkeypatch, config_for(server))
+
+    points = [
+        json.loads(r.getMessage().split("METRIC: ", 1)[1])
+        for r in caplog.records
+        if r.getMessage().startswith("METRIC: ")
+    ]
+    durations = [p for p in points if p["metric"] == "http_request_duration"]
+    counts = [p for p in points if p["metric"] == "http_request_count"]
+    assert len(durations) == DAYS, "seam: metrics.log writes a Point as `METRIC: <json>`"
+    assert {p["tags"]["request_kind"] for p in durations} == {"window"}, (
+        "seam: a Point's tags may carry the tap's own keys"
+    )
+    assert sum(p["value"] for p in counts if p["tags"].get("request_kind") == "window") == DAYS, (
+        "seam: metrics.http_request_counter takes extra tags, and Counter.exit logs the count"
+    )
