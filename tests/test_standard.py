@@ -46,7 +46,12 @@ PLACEHOLDER = config_for("http://127.0.0.1:9", "placeholder")
 @pytest.fixture(scope="module")
 def standard_server() -> Iterator[LocalHappyTalk]:
     rooms = sample_rooms(FIRST_DAY, 5, 3, 4)
-    with LocalHappyTalk(sample_events(FIRST_DAY, 5, 8), rooms=rooms) as server:
+    events = sample_events(FIRST_DAY, 5, 8)
+    # A field no schema describes in each stream, as HappyTalk adds them: `extra_fields` holds it.
+    events[0]["source_ip"] = "203.0.113.7"
+    rooms[0]["chat"]["priority"] = "high"
+    rooms[0]["message"][0]["template_version"] = "2"
+    with LocalHappyTalk(events, rooms=rooms) as server:
         yield server
 
 

@@ -6,10 +6,13 @@ later room back by one, so the room at the next page's boundary slips onto a pag
 read and is never seen; a room that joins shifts them forward, and one is seen twice. Neither
 shows in `total_count` when a room joins at the same time as another leaves.
 
-So a day is paged again until two passes in a row list the same rooms on the same pages (a
-single-page pass is one answer, a snapshot, and needs no second). A room hidden from a pass
-by a leave slips back onto a page the next pass reads; the two passes can only agree if no
-room left between them, and then the later one missed nothing that was there throughout.
+So a day is paged again until two passes in a row list the same rooms on the same pages, and
+the later one lists no room twice (a single-page pass is one answer, a snapshot, and needs no
+second). A room hidden from a pass by a leave slips back onto a page the next pass reads; the
+two passes can only agree if no room left between them, and then the later one missed nothing
+that was there throughout. A room listed twice in a pass shows a room that joined before the
+tap's place in the list: one that joined and left again within a pass could mask a leave, so
+such a pass is never the last. What is not covered: the same room leaving and joining again.
 Rooms opened after the window asked for (today's newest, while the tap pages) are left out of
 the comparison: the list is in opening order, so they join at its end and shift nothing
 before them. Every room seen in any pass is kept, even one that left the list later.
@@ -89,7 +92,9 @@ def list_window(fetch: Callable[[int], RoomListPage], window: DayWindow) -> List
     previous: list[tuple[str, ...]] | None = None
     for passes in range(1, MAX_PASSES + 1):
         pages = _pass(fetch, window, day, seen)
-        if len(pages) == 1 or pages == previous:
+        listed = [ident for page in pages for ident in page]
+        shifted_forward = len(listed) != len(set(listed))
+        if len(pages) == 1 or (pages == previous and not shifted_forward):
             return _in_window(seen, window, day, passes)
         previous = pages
     msg = (
