@@ -25,9 +25,11 @@ NO_TIME = (None, "", "0000-00-00 00:00:00")
 TEXT_TYPES = frozenset({str, type(None)})
 EXTRA_FIELDS = "extra_fields"
 # Every stream's place for what HappyTalk sends beyond its schema (it adds fields over time).
+# An object without `properties`: the SDK's flattening then keeps it whole, as JSON text,
+# where an empty `properties` would make it drop the column.
 EXTRA_FIELDS_PROPERTY = th.Property(
     EXTRA_FIELDS,
-    th.ObjectType(additional_properties=True),
+    th.CustomType({"type": ["object", "null"], "additionalProperties": True}),
     description="Fields HappyTalk sent that this schema does not describe, by name, as sent "
     "(null when there were none). Kept so that nothing HappyTalk adds is lost.",
 )

@@ -97,7 +97,7 @@ def test_an_answer_without_data_is_an_empty_day_with_a_warning(tmp_path, server,
     assert {r["request_date"][:10] for r in run.records} == {"2024-03-01", "2024-03-03"}
 
 
-def test_unknown_fields_are_left_out_and_named_once(tmp_path, server, config):
+def test_unknown_fields_are_kept_in_extra_fields_and_named_once(tmp_path, server, config):
     rows = [
         one_row(id=str(n), request_date="2024-03-02 10:00:00", channel="kakao", score=n)
         for n in range(3)
@@ -106,24 +106,11 @@ def test_unknown_fields_are_left_out_and_named_once(tmp_path, server, config):
     run = run_tap(tmp_path, config)
 
     assert run.returncode == 0, run.stderr
-    assert all(
-        set(r)
-        <= {
-            "id",
-            "type",
-            "kind",
-            "request_date",
-            "apply_date",
-            "request_user",
-            "request_content",
-            "apply_id",
-            "apply_content",
-        }
-        for r in run.records
-    )
+    kept = {r["id"]: r["extra_fields"] for r in run.records if r["id"] in {"0", "1", "2"}}
+    assert kept == {str(n): {"channel": "kakao", "score": n} for n in range(3)}
     warnings = [line for line in run.stderr.splitlines() if "does not describe" in line]
     assert len(warnings) == 1
-    assert "channel, score" in warnings[0]
+    assert "kept in extra_fields: channel, score" in warnings[0]
 
 
 def test_the_same_id_in_two_windows_is_sent_twice_for_the_target_to_merge(tmp_path, server, config):

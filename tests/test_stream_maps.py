@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 import pytest
 
@@ -153,6 +154,14 @@ def test_renamed_and_copied_streams_carry_every_record_unchanged(
     assert all(set(state["bookmarks"]) == {"service_history"} for state in run.states)
 
 
+def without_extra_fields(messages):
+    """The messages, with `extra_fields` left out of every SCHEMA."""
+    for message in messages:
+        if message["type"] == "SCHEMA":
+            del message["schema"]["properties"]["extra_fields"]
+    return messages
+
+
 def test_flattening_a_flat_stream_changes_nothing_but_takes_the_sdk_path(
     tmp_path, happytalk, events, config
 ):
@@ -164,4 +173,34 @@ def test_flattening_a_flat_stream_changes_nothing_but_takes_the_sdk_path(
 
     assert flat.returncode == plain.returncode == 0, flat.stderr
     assert flat.records == [as_record(e) for e in oldest_first(events)]
-    assert comparable(flat.messages) == comparable(plain.messages)
+    (schema,) = [m["schema"] for m in flat.messages if m["type"] == "SCHEMA"]
+    assert schema["properties"]["extra_fields"] == {"type": ["string", "null"]}
+    assert without_extra_fields(comparable(flat.messages)) == without_extra_fields(
+        comparable(plain.messages)
+    )
+
+
+def test_flattening_keeps_undescribed_fields_as_json_text(tmp_path, happytalk, config):
+    extra = {"channel": "kakao", "score": 3}
+    happytalk.add_events([{**events_like(), **extra}])
+    flattened = {**config, "flattening_enabled": True, "flattening_max_depth": 1}
+    run = run_tap(tmp_path, flattened)
+
+    assert run.returncode == 0, run.stderr
+    (record,) = [r for r in run.records if r["id"] == "1"]
+    assert json.loads(record["extra_fields"]) == extra
+
+
+def events_like():
+    """One service-history event of 2024-03-02, as HappyTalk sends them."""
+    return {
+        "id": "1",
+        "type": "M",
+        "kind": "S",
+        "request_user": "agent-1",
+        "request_content": "상담원 로그인",
+        "request_date": "2024-03-02 10:00:00",
+        "apply_id": "1",
+        "apply_content": "로그인",
+        "apply_date": "2024-03-02 10:00:00",
+    }
