@@ -477,7 +477,7 @@ def test_a_room_that_leaves_the_list_while_the_tap_pages_hides_no_other(tmp_path
     assert pages == [1, 2, 3, 1, 2, 3, 1, 2, 3]  # the first two passes differ: a third
 
 
-# --- 4. Current: open rooms are read again until they settle -----------------------------------------------
+# --- 4. Current: open rooms are read again until they settle ---------------------------------
 
 
 def hours_ago(now: dt.datetime, hours: float) -> str:
@@ -819,6 +819,10 @@ FAILING = {
     "list-without-data": (
         on_list(Fault("body", status=200, text='{"result": "success"}')),
         ("no 'data' object", DAY2, "after 3 attempts"),
+    ),
+    "page-past-total_count": (
+        on_list(Fault("edit_data", body={"total_count": 0})),
+        ("past its own total_count 0", DAY2, "after 3 attempts"),
     ),
     "chat_data-without-a-room": (
         on_room(Fault("body", status=200, text='{"result": "success", "data": []}')),
