@@ -20,6 +20,7 @@ from tap_happytalk.settings import Settings
 from tap_happytalk.streams.base import HappyTalkStream
 from tap_happytalk.streams.chat_messages import ChatMessagesStream
 from tap_happytalk.streams.chat_rooms import ChatRoomsStream
+from tap_happytalk.streams.chat_state import upgraded
 from tap_happytalk.streams.service_history import ServiceHistoryStream
 from tap_happytalk.writer import StateFlushingWriter
 
@@ -73,6 +74,11 @@ class TapHappyTalk(OneLineErrorTap):
         for stream in self.streams.values():
             if isinstance(stream, HappyTalkStream):
                 stream.request_stop()
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """The SDK's state loading, after carrying a previous release's state forward."""
+        super().load_state(upgraded(state))
 
     @cached_property
     def pacer(self) -> RequestPacer:

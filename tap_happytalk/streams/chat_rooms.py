@@ -27,7 +27,7 @@ from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.records import RowConverter
 from tap_happytalk.streams.base import HappyTalkStream
 from tap_happytalk.streams.chat_schemas import ROOM_SCHEMA
-from tap_happytalk.streams.chat_state import REPLICATION_KEY, messages_state, read_mark
+from tap_happytalk.streams.chat_state import REPLICATION_KEY, read_mark
 from tap_happytalk.streams.open_rooms import MAX_OPEN_ROOMS
 from tap_happytalk.streams.room_list import ListedDay, list_rooms
 from tap_happytalk.windows import to_instant
@@ -103,16 +103,12 @@ class ChatRoomsStream(HappyTalkStream):
     def _marks(self) -> list[ChatMark]:
         """The state of each selected chat stream, as this run starts."""
         zone = self.settings.zone
-        bookmarks = self.tap_state.get("bookmarks") or {}
-        given = {name: dict(value) for name, value in bookmarks.items() if isinstance(value, dict)}
-        rooms_state = given.get(self.name, {})
         marks = []
         if self.selected:
-            marks.append(read_mark(self.name, rooms_state, zone))
+            marks.append(read_mark(self.name, self.get_context_state(None), zone))
         child = self._messages_stream
         if child is not None and child.selected:
-            state = messages_state(rooms_state, given.get(child.name))
-            marks.append(read_mark(child.name, state, zone))
+            marks.append(read_mark(child.name, child.get_context_state(None), zone))
         return marks
 
     def _checkpoint(self, marks: list[ChatMark]) -> None:
@@ -145,7 +141,7 @@ class ChatRoomsStream(HappyTalkStream):
         client = self._new_client(settings.chat_api_url)
         try:
             yield from self._read_open_rooms(client, run, start)
-            if windows:
+            if windows and not self._stop_requested.is_set():
                 yield from self._walk_days(client, run, windows)
         except HappyTalkRefusedError as refused:
             if refused.code != UNAUTHORIZED:

@@ -78,16 +78,22 @@ def read_mark(stream: str, state: dict[str, Any], zone: dt.tzinfo) -> ChatMark:
     return ChatMark(stream, point, OpenRoomSet.from_state(state.get(OPEN_ROOMS)))
 
 
-def messages_state(rooms_state: dict[str, Any], own: dict[str, Any] | None) -> dict[str, Any]:
-    """The state `chat_messages` resumes from: its own, or that of `chat_rooms` before.
+def upgraded(state: dict[str, Any]) -> dict[str, Any]:
+    """The tap's state, with one written by the release before the open-room set carried on.
 
-    The release before the open-room set kept a point for `chat_rooms` alone (and no
-    `open_rooms`), and sent a room's messages with the room; the SDK left `chat_messages`
-    an empty state when it was selected, none when it was not. So an empty state beside such
-    a `chat_rooms` state means the messages came as far as the rooms; no state at all means
-    they never came, and are read from `start_date`.
+    That release kept a point for `chat_rooms` alone (and no `open_rooms`), and sent a room's
+    messages with the room; the SDK left `chat_messages` an empty state when it was selected,
+    none when it was not. So an empty `chat_messages` beside such a `chat_rooms` state means
+    the messages came as far as the rooms: they resume from the same point. Without any
+    `chat_messages` state they never came, and are read from `start_date`.
     """
-    if own is None:
-        return {}
-    written_before = OPEN_ROOMS not in rooms_state and not own
-    return rooms_state if written_before else own
+    bookmarks = state.get("bookmarks")
+    if not isinstance(bookmarks, dict):
+        return state
+    rooms, messages = bookmarks.get("chat_rooms"), bookmarks.get("chat_messages")
+    if not (isinstance(rooms, dict) and messages == {} and OPEN_ROOMS not in rooms):
+        return state
+    carried = {
+        key: rooms[key] for key in ("replication_key", "replication_key_value") if key in rooms
+    }
+    return {**state, "bookmarks": {**bookmarks, "chat_messages": carried}}
