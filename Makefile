@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo install dist bench faults clean
+.PHONY: test lint demo install dist bench faults clean holidays
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -15,9 +15,16 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The main job: sample HappyTalk data through `meltano run` into output/.
+# The main job: sample HappyTalk data through `meltano run` into output/, the dbt models over
+# it, a summary on the terminal and output/report.html.
 demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py
+
+# The dbt seed of Korean public holidays (transform/seeds/), from the `holidays` package.
+# Other years: make holidays HOLIDAY_YEARS="2020 2035"
+HOLIDAY_YEARS ?=
+holidays: $(INSTALLED)
+	$(BIN)/python scripts/korean_holidays.py $(HOLIDAY_YEARS)
 
 install: $(INSTALLED)
 

@@ -3,7 +3,8 @@
 Starts the local HappyTalk-compatible server on 127.0.0.1 with a month of sample events and
 consultation rooms (with their messages), runs `meltano run tap-happytalk target-jsonl` against
 it (meltano.yml selects all three streams), and says how many records of each stream landed
-where.
+where. Then builds the dbt models in transform/ on DuckDB over them and prints what a support
+lead reads first (scripts/analytics.py), and writes the charts to output/report.html.
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ fresh schema, with the project's meltano.yml (whose `env` puts the loader's sess
 a shell whose PGTZ says otherwise, then `dbt build --target postgres`. Both builds run in a time
 zone other than UTC and Korea's, so no model leans on the session's time zone. Then every mart
 is compared with the sample.
+
+These tests prove the plumbing on real tap output (loaders, copies, times, codes) and that the
+SQL and the local server's Python copy of the definitions (`local_happytalk.chats
+.expected_times`) have not drifted apart. They do not prove a definition right: that is
+`test_analytics_oracle.py`'s hand-worked fixture.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import uuid
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -50,7 +56,6 @@ from .conftest import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
     from types import ModuleType
 
 TRANSFORM = PROJECT / "transform"
@@ -69,7 +74,12 @@ MODELS = {
     "stg_happytalk__service_history",
     "stg_happytalk__chat_rooms",
     "stg_happytalk__chat_messages",
+    "int_happytalk__business_calendar",
     "consultations_per_day",
+    "consultations_per_week",
+    "consultations_per_day_all_channels",
+    "consultations_per_week_all_channels",
+    "customer_messages_per_hour",
     "room_response_times",
     "ratings_per_agent_category",
     "agent_daily_activity",
@@ -89,7 +99,7 @@ class Sample:
     server: LocalHappyTalk
     events: list[dict[str, str]]
     reopened: str  # the room open at the first recent run, closed before the second
-    resent: str  # a room closed all along, read again with it
+    resent: str  # a room closed all along: delivered once, never read again
     opened: dt.datetime  # `reopened`'s reg_date, Korea wall clock
     closed: dt.datetime  # its complate_date
 
@@ -348,8 +358,8 @@ def duckdb_runs(tmp_path_factory) -> TapRuns:
         assert first.returncode == 0, first.stderr
         sample.close_the_open_room()
         second = run_tap(work, recent, args=args, state=first.states[-1])
-        # Both recent rooms again: the open one held the bookmark.
-        assert len(stream_records(second, "chat_rooms")) == 2
+        # Only the open room again (the tap reads its open rooms again by id), now closed.
+        assert [r["id"] for r in stream_records(second, "chat_rooms")] == [sample.reopened]
         return TapRuns(sample, sample.rooms(), month_run, first, second)
 
 
@@ -426,28 +436,36 @@ def duckdb_out_of_order(duckdb_runs: TapRuns, tmp_path_factory) -> Iterator[Buil
         yield Built(query, "analytics", runs.sample, [*runs.rooms, added], copies_of_reopened=2)
 
 
-def test_duckdb_summary_prints_days_median_and_busiest_agent(duckdb_build):
+def test_duckdb_summary_adds_up_over_the_sample(duckdb_build):
+    """Every sample room is in one outcome column of one week; the weeks add up to the total."""
     built, text = duckdb_build
-    analytics = load_analytics()
     lines = text.splitlines()
-    per_day = Counter(room["chat"]["reg_date"][:10] for room in built.rooms)
-    for day, rooms in per_day.items():
-        assert any(line.startswith(f"{day}  {rooms:>5}  ") for line in lines), (day, text)
-    assert f"{'total':<10}  {sum(per_day.values()):>5}" in lines
-    seconds = [
-        t.first_response_seconds
-        for t in expected_times(built.rooms).values()
-        if t.first_response_seconds is not None
-    ]
-    median = analytics.duration(statistics.median(seconds))
-    assert f"Median first response: {median} over {len(seconds)} answered rooms" in lines
-    taken = Counter(r["chat"]["counselor_name"] for r in built.rooms if r["chat"]["counselor_name"])
+    rows = [line.split() for line in lines if re.match(r"^(20\d\d-\d\d-\d\d|total) ", line)]
+    weeks = {row[0]: [int(n) for n in row[1:7]] for row in rows}
+    total = weeks.pop("total")
+    for rooms, *outcomes in [*weeks.values(), total]:
+        assert rooms == sum(outcomes), text
+    assert [sum(column) for column in zip(*weeks.values(), strict=True)] == total
+    assert total[0] == len(built.rooms)
+    statuses = Counter(room["chat"]["status"] for room in built.rooms)
+    assert total[4:6] == [statuses["4"], statuses["3"]]  # chatbot only, deleted
+    assert f"{'total':<10}  {len(built.rooms):>5}" in text  # `make demo`'s total line
+    assert "Median first response: " in text
+    taken = Counter(
+        r["chat"]["counselor_name"]
+        for r in built.rooms
+        if r["chat"]["counselor_name"] and r["chat"]["status"] not in {"3", "4"}
+    )
     busiest = min(taken, key=lambda name: (-taken[name], name))
     assert any(line.startswith(f"Busiest agent: {busiest} (") for line in lines), text
-    assert lines[-1].startswith("dbt build: ")
-    assert "warn" not in lines[-1]
-    assert "error" not in lines[-1]
-    assert "fail" not in lines[-1]
+    assert re.search(r"^Data checks: all \d+ passed$", text, re.MULTILINE), text
+    assert lines[-1] == f"Charts: {built_report(built)}"
+
+
+def built_report(built: Built) -> Path:
+    """Where `summarize` wrote the report: beside the JSONL, as the database is."""
+    (path,) = built.query("select path from duckdb_databases() where database_name = 'happytalk'")
+    return Path(str(path[0])).parent / "report.html"
 
 
 def test_summarize_says_which_jsonl_files_are_missing(tmp_path):
@@ -524,8 +542,8 @@ def test_duckdb_a_room_in_an_undocumented_status_is_open(duckdb_out_of_order):
     assert_consultations_per_day(duckdb_out_of_order)
     (open_rooms,) = duckdb_out_of_order.rows(
         "consultations_per_day",
-        "open_rooms",
-        "where consultation_date_kst = date '2024-03-01' and out_api = '1'",
+        "open_consultations",
+        "where opened_date = date '2024-03-01' and out_api = '1'",
     )
     # KNOWN_ROOM's day and channel: one sample room waiting for intake, and this one.
     assert open_rooms == (2,)
@@ -702,7 +720,7 @@ def assert_latest_copies(built: Built) -> None:
         "친절하게 답변해 주셔서 감사합니다.",
         built.copies_of_reopened,
     )
-    assert by_id[sample.resent][-1] == built.copies_of_reopened  # sent twice, alike
+    assert by_id[sample.resent][-1] == 1  # closed when first read: never read again
     messages = built.rows("stg_happytalk__chat_messages", "message_id, room_id, copies_loaded")
     want = {m["id"]: r["chat"]["id"] for r in built.rooms for m in r["message"]}
     assert {row[0]: row[1] for row in messages} == want
@@ -878,53 +896,65 @@ def assert_response_times(built: Built) -> None:
 
 
 def assert_consultations_per_day(built: Built) -> None:
+    """Every sample room lands in its Korea day and channel, in the outcome its status and
+    messages give (a drift check against `expected_times`; the oracle proves the rules)."""
     times = expected_times(built.rooms)
     want: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for room in built.rooms:
         chat = room["chat"]
         tally = want[chat["reg_date"][:10], chat["out_api"]]
         tally["rooms"] += 1
-        tally["done"] += chat["status"] == "2"
-        tally["open"] += chat["status"] not in CLOSED_STATUSES  # the tap's rule
-        tally["answered"] += times[chat["id"]].first_response_seconds is not None
-        tally["rated"] += bool(chat["vote_score"])
+        tally["deleted"] += chat["status"] == "3"
+        tally["chatbot"] += chat["status"] == "4"
+        consultation = chat["status"] not in {"3", "4"}
+        answered = times[chat["id"]].first_response_seconds is not None
+        tally["answered"] += consultation and answered
+        tally["open"] += consultation and chat["status"] not in CLOSED_STATUSES
+        tally["rated"] += consultation and bool(chat["vote_score"])
     rows = built.rows(
         "consultations_per_day",
-        "consultation_date_kst, out_api, rooms, done_rooms, open_rooms, answered_rooms, "
-        "rated_rooms",
+        "opened_date, out_api, rooms, deleted_rooms, chatbot_only_rooms, "
+        "answered_consultations, open_consultations, rated_consultations",
     )
     got = {
         (day.isoformat(), channel): Counter(
-            rooms=rooms, done=done, open=still_open, answered=answered, rated=rated
+            rooms=rooms,
+            deleted=deleted,
+            chatbot=chatbot,
+            answered=answered,
+            open=still_open,
+            rated=rated,
         )
-        for day, channel, rooms, done, still_open, answered, rated in rows
+        for day, channel, rooms, deleted, chatbot, answered, still_open, rated in rows
     }
-    assert got == want
+    assert got == {key: +tally for key, tally in want.items()}
     assert len(rows) == len(got)
 
 
 def assert_ratings(built: Built) -> None:
+    """Per agent and category over the sample's consultations (scores 1 to 5 only)."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for room in built.rooms:
         chat = room["chat"]
-        if chat["counselor_name"]:
+        if chat["counselor_name"] and chat["status"] not in {"3", "4"}:
             groups[chat["counselor_name"], chat["cate_name1"], chat["cate_name2"]].append(chat)
     rows = built.rows(
         "ratings_per_agent_category",
-        "agent_name, top_category, middle_category, rooms, rated_rooms, avg_vote_score, "
-        "score_5_rooms, low_score_rooms",
+        "agent_name, top_category, middle_category, consultations, rated_consultations, "
+        "avg_rating, score_5_consultations, low_rated_consultations, out_of_scale_ratings",
     )
     got = {row[:3]: row[3:] for row in rows}
     assert set(got) == set(groups)
     assert len(rows) == len(got)
     for key, chats in groups.items():
         scores = [int(c["vote_score"]) for c in chats if c["vote_score"]]
-        rooms, rated, average, fives, low = got[key]
-        assert (rooms, rated, fives, low) == (
+        rooms, rated, average, fives, low, out_of_scale = got[key]
+        assert (rooms, rated, fives, low, out_of_scale) == (
             len(chats),
             len(scores),
             scores.count(5),
             sum(1 for s in scores if s <= 2),
+            0,
         )
         if scores:
             assert float(average) == pytest.approx(statistics.mean(scores), abs=0.005)

@@ -106,24 +106,46 @@
 
 
 {#-
-  happytalk_local(utc): a UTC `timestamp` as wall-clock time in var('happytalk_timezone'),
-  whatever the session's time zone.
+  happytalk_local(utc, zone): a UTC `timestamp` as the wall-clock time in `zone` (default
+  var('happytalk_timezone'), HappyTalk's clock), whatever the session's time zone.
 -#}
-{% macro happytalk_local(utc) -%}
-  {{ return(adapter.dispatch('happytalk_local')(utc)) }}
+{% macro happytalk_local(utc, zone=none) -%}
+  {{ return(adapter.dispatch('happytalk_local')(utc, zone or var('happytalk_timezone'))) }}
 {%- endmacro %}
 
-{% macro default__happytalk_local(utc) -%}
+{% macro default__happytalk_local(utc, zone) -%}
   {{ happytalk_unsupported('happytalk_local') }}
 {%- endmacro %}
 
 {#- `timestamp at time zone 'UTC'`: that instant; `instant at time zone zone`: its wall clock. -#}
-{% macro postgres__happytalk_local(utc) -%}
-  (({{ utc }}) at time zone 'UTC') at time zone '{{ var("happytalk_timezone") }}'
+{% macro postgres__happytalk_local(utc, zone) -%}
+  (({{ utc }}) at time zone 'UTC') at time zone '{{ zone }}'
 {%- endmacro %}
 
-{% macro duckdb__happytalk_local(utc) -%}
-  (({{ utc }}) at time zone 'UTC') at time zone '{{ var("happytalk_timezone") }}'
+{% macro duckdb__happytalk_local(utc, zone) -%}
+  (({{ utc }}) at time zone 'UTC') at time zone '{{ zone }}'
+{%- endmacro %}
+
+
+{#-
+  happytalk_utc_of_local(local, zone): the wall-clock `timestamp` `local` in `zone` as a UTC
+  `timestamp` (the inverse of happytalk_local), whatever the session's time zone.
+-#}
+{% macro happytalk_utc_of_local(local, zone) -%}
+  {{ return(adapter.dispatch('happytalk_utc_of_local')(local, zone)) }}
+{%- endmacro %}
+
+{% macro default__happytalk_utc_of_local(local, zone) -%}
+  {{ happytalk_unsupported('happytalk_utc_of_local') }}
+{%- endmacro %}
+
+{#- `timestamp at time zone zone`: the instant that wall clock shows there; then its UTC clock. -#}
+{% macro postgres__happytalk_utc_of_local(local, zone) -%}
+  (({{ local }}) at time zone '{{ zone }}') at time zone 'UTC'
+{%- endmacro %}
+
+{% macro duckdb__happytalk_utc_of_local(local, zone) -%}
+  (({{ local }}) at time zone '{{ zone }}') at time zone 'UTC'
 {%- endmacro %}
 
 
@@ -201,24 +223,57 @@
   case when trim({{ column }}) ~ '^[+-]?[0-9]{1,9}$' then cast(trim({{ column }}) as {{ dbt.type_int() }}) end
 {%- endmacro %}
 
+{#- Not try_cast: DuckDB's rounds '4.5' to 5, which would turn a rating out of scale into one. -#}
 {% macro duckdb__happytalk_integer(column) -%}
-  try_cast(trim({{ column }}) as {{ dbt.type_int() }})
+  case when regexp_matches(trim({{ column }}), '^[+-]?[0-9]{1,9}$') then cast(trim({{ column }}) as {{ dbt.type_int() }}) end
 {%- endmacro %}
 
 
 {#- happytalk_median(expression): the median (an aggregate), interpolated between the middle two. -#}
 {% macro happytalk_median(expression) -%}
-  {{ return(adapter.dispatch('happytalk_median')(expression)) }}
+  {{ return(happytalk_percentile(expression, 0.5)) }}
 {%- endmacro %}
 
-{% macro default__happytalk_median(expression) -%}
-  {{ happytalk_unsupported('happytalk_median') }}
+
+{#-
+  happytalk_percentile(expression, fraction): the continuous percentile (an aggregate): 0.5 the
+  median, 0.9 the value nine in ten are at or under, interpolated between neighbours.
+-#}
+{% macro happytalk_percentile(expression, fraction) -%}
+  {{ return(adapter.dispatch('happytalk_percentile')(expression, fraction)) }}
 {%- endmacro %}
 
-{% macro postgres__happytalk_median(expression) -%}
-  percentile_cont(0.5) within group (order by {{ expression }})
+{% macro default__happytalk_percentile(expression, fraction) -%}
+  {{ happytalk_unsupported('happytalk_percentile') }}
 {%- endmacro %}
 
-{% macro duckdb__happytalk_median(expression) -%}
-  percentile_cont(0.5) within group (order by {{ expression }})
+{% macro postgres__happytalk_percentile(expression, fraction) -%}
+  percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__happytalk_percentile(expression, fraction) -%}
+  percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+
+{#-
+  happytalk_date_part(part, expression): a field of a date or timestamp as a number: `year`,
+  `hour`, `isodow` (the ISO weekday, 1 Monday to 7 Sunday).
+-#}
+{% macro happytalk_date_part(part, expression) -%}
+  {{ return(adapter.dispatch('happytalk_date_part')(part, expression)) }}
+{%- endmacro %}
+
+{#- Weekday numbering differs between databases (0 or 1 for Sunday, or Monday): no default. -#}
+{% macro default__happytalk_date_part(part, expression) -%}
+  {{ happytalk_unsupported('happytalk_date_part') }}
+{%- endmacro %}
+
+{#- As a `timestamp`: a date would otherwise become an instant in the session's time zone. -#}
+{% macro postgres__happytalk_date_part(part, expression) -%}
+  cast(date_part('{{ part }}', cast({{ expression }} as timestamp)) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{% macro duckdb__happytalk_date_part(part, expression) -%}
+  cast(date_part('{{ part }}', {{ expression }}) as {{ dbt.type_int() }})
 {%- endmacro %}

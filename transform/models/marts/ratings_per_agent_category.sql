@@ -1,11 +1,16 @@
 {#-
-  How do customers rate each agent, category by category? One row per agent and consultation
-  category (top and middle), over the rooms an agent took.
+  How do customers rate each agent, category by category? One row per agent (the room's last
+  counselor_name, HappyTalk's login of the agent who had it) and consultation category (top and
+  middle), over the consultations the agent had. Ratings outside var('happytalk_rating_scale')
+  are counted apart and left out of the average.
 -#}
+{%- set scale = var('happytalk_rating_scale') -%}
+
 with rooms as (
 
-    select * from {{ ref('stg_happytalk__chat_rooms') }}
+    select * from {{ ref('room_response_times') }}
     where agent_name is not null
+        and is_consultation
 
 )
 
@@ -16,17 +21,16 @@ select
     top_category,
     middle_category_id,
     middle_category,
-    count(*) as rooms,
-    sum(case when status = '2' then 1 else 0 end) as done_rooms,
-    count(vote_score) as rated_rooms,
-    round(cast(avg(vote_score) as {{ dbt.type_numeric() }}), 2) as avg_vote_score,
-    sum(case when vote_score = 5 then 1 else 0 end) as score_5_rooms,
-    sum(case when vote_score = 4 then 1 else 0 end) as score_4_rooms,
-    sum(case when vote_score = 3 then 1 else 0 end) as score_3_rooms,
-    sum(case when vote_score = 2 then 1 else 0 end) as score_2_rooms,
-    sum(case when vote_score = 1 then 1 else 0 end) as score_1_rooms,
-    sum(case when vote_score <= 2 then 1 else 0 end) as low_score_rooms,
-    count(case when vote_comment is not null then 1 end) as commented_rooms
+    count(*) as consultations,
+    sum(case when is_answered then 1 else 0 end) as answered_consultations,
+    count(rating) as rated_consultations,
+    round(cast(avg(rating) as {{ dbt.type_numeric() }}), 2) as avg_rating,
+    {%- for score in range(scale[1], scale[0] - 1, -1) %}
+    sum(case when rating = {{ score }} then 1 else 0 end) as score_{{ score }}_consultations,
+    {%- endfor %}
+    sum(case when is_low_rating then 1 else 0 end) as low_rated_consultations,
+    sum(case when is_rating_out_of_scale then 1 else 0 end) as out_of_scale_ratings,
+    count(case when vote_comment is not null then 1 end) as commented_consultations
 from rooms
 group by
     agent_name,

@@ -1,9 +1,11 @@
 {#-
-  How long did the customer wait for an agent, and how long did the agent then take? One row per
-  room. First response: the first agent message (type C, user_type H) after the customer's first
-  message (type C, user_type C), in conversation order; bot messages (user_type B) and agent
-  memos (type M) never count. Handling: from that first response to the room's closing.
+  Every room, what became of it and how long each step took, in clock and in business time.
+  One row per room. The definitions are DECISIONLOG.md's: first response, handling, duration,
+  outcome (answered, closed unanswered, open unanswered, chatbot only, deleted), rating.
 -#}
+{%- set reporting_zone = var('happytalk_reporting_timezone') -%}
+{%- set scale = var('happytalk_rating_scale') -%}
+
 with rooms as (
 
     select * from {{ ref('stg_happytalk__chat_rooms') }}
@@ -56,42 +58,95 @@ times as (
         on first_answer.room_id = answer.room_id
         and first_answer.message_number = answer.message_number
 
+),
+
+joined as (
+
+    select
+        rooms.*,
+        times.first_customer_message_at_utc,
+        times.first_response_at_utc,
+        -- Deleted and chatbot-ended rooms are no consultation, whatever else happened in them.
+        case
+            when rooms.status = '3' then 'deleted'
+            when rooms.status = '4' then 'chatbot only'
+            when times.first_response_at_utc is not null then 'answered'
+            when rooms.is_open then 'open unanswered'
+            else 'closed unanswered'
+        end as outcome,
+        -- A closing before the step it ends: HappyTalk's clocks disagree; the interval is
+        -- unknown (null), never negative and never clamped to 0.
+        case
+            when rooms.closed_at_utc < rooms.opened_at_utc then 'closed before opened'
+            when rooms.closed_at_utc < times.first_response_at_utc then 'closed before first response'
+        end as interval_problem,
+        case
+            when rooms.vote_score between {{ scale[0] }} and {{ scale[1] }} then rooms.vote_score
+        end as rating
+    from rooms
+    left join times
+        on rooms.room_id = times.room_id
+
 )
 
 select
-    rooms.room_id,
-    rooms.opened_date_kst,
-    rooms.opened_at_kst,
-    rooms.opened_at_utc,
-    rooms.closed_at_kst,
-    rooms.closed_at_utc,
-    rooms.status,
-    rooms.status_label,
-    rooms.status_label_ko,
-    rooms.is_open,
-    rooms.out_api,
-    rooms.channel_label,
-    rooms.channel_label_ko,
-    rooms.agent_name,
-    rooms.agent_nickname,
-    rooms.top_category,
-    rooms.middle_category,
-    times.first_customer_message_at_utc,
-    {{ happytalk_local('times.first_customer_message_at_utc') }} as first_customer_message_at_kst,
-    times.first_response_at_utc,
-    {{ happytalk_local('times.first_response_at_utc') }} as first_response_at_kst,
+    room_id,
+    outcome,
+    outcome in ('answered', 'open unanswered', 'closed unanswered') as is_consultation,
+    outcome = 'answered' as is_answered,
+    '{{ reporting_zone }}' as reporting_timezone,
+    cast({{ happytalk_local('opened_at_utc', reporting_zone) }} as date) as opened_date,
+    -- Truncating the wall-clock timestamp (not a date, which PostgreSQL would turn into an
+    -- instant in the session's time zone).
+    cast({{ dbt.date_trunc('week', happytalk_local('opened_at_utc', reporting_zone)) }} as date)
+        as opened_week,
+    opened_date_kst,
+    opened_at_kst,
+    opened_at_utc,
+    closed_at_kst,
+    closed_at_utc,
+    status,
+    status_label,
+    status_label_ko,
+    is_open,
+    out_api,
+    channel_label,
+    channel_label_ko,
+    agent_name,
+    agent_nickname,
+    top_category_id,
+    top_category,
+    middle_category_id,
+    middle_category,
+    first_customer_message_at_utc,
+    {{ happytalk_local('first_customer_message_at_utc') }} as first_customer_message_at_kst,
+    first_response_at_utc,
+    {{ happytalk_local('first_response_at_utc') }} as first_response_at_kst,
     cast(
-        {{ dbt.datediff('times.first_customer_message_at_utc', 'times.first_response_at_utc', 'second') }}
+        {{ dbt.datediff('first_customer_message_at_utc', 'first_response_at_utc', 'second') }}
         as {{ dbt.type_bigint() }}
     ) as first_response_seconds,
     cast(
-        {{ dbt.datediff('times.first_response_at_utc', 'rooms.closed_at_utc', 'second') }}
+        {{ happytalk_business_seconds('first_customer_message_at_utc', 'first_response_at_utc', ref('int_happytalk__business_calendar')) }}
         as {{ dbt.type_bigint() }}
-    ) as handling_seconds,
-    cast(
-        {{ dbt.datediff('rooms.opened_at_utc', 'rooms.closed_at_utc', 'second') }}
+    ) as first_response_business_seconds,
+    case when interval_problem is null then cast(
+        {{ dbt.datediff('first_response_at_utc', 'closed_at_utc', 'second') }}
         as {{ dbt.type_bigint() }}
-    ) as duration_seconds
-from rooms
-left join times
-    on rooms.room_id = times.room_id
+    ) end as handling_seconds,
+    case when interval_problem is null then cast(
+        {{ happytalk_business_seconds('first_response_at_utc', 'closed_at_utc', ref('int_happytalk__business_calendar')) }}
+        as {{ dbt.type_bigint() }}
+    ) end as handling_business_seconds,
+    case when interval_problem is null or interval_problem <> 'closed before opened' then cast(
+        {{ dbt.datediff('opened_at_utc', 'closed_at_utc', 'second') }}
+        as {{ dbt.type_bigint() }}
+    ) end as duration_seconds,
+    interval_problem,
+    vote_score,
+    vote_score_text,
+    rating,
+    vote_score_text is not null and rating is null as is_rating_out_of_scale,
+    rating <= {{ var('happytalk_low_rating_at_most') }} as is_low_rating,
+    vote_comment
+from joined

@@ -58,6 +58,7 @@ latest as (
         {{ happytalk_tags_text('tags', columns) }} as tags_text,
         {{ happytalk_raw_text('user_parameter') }} as user_parameter,
         {{ happytalk_integer(happytalk_text('vote_score')) }} as vote_score,
+        {{ happytalk_text('vote_score') }} as vote_score_text,
         {{ happytalk_raw_text('vote_comment') }} as vote_comment,
         copies_loaded
     from loaded
@@ -94,6 +95,7 @@ select
     middle_category,
     sub_category,
     vote_score,
+    vote_score_text,
     vote_comment,
     vote_score is not null as is_rated,
     order_number,
