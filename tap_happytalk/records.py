@@ -51,6 +51,7 @@ class RowConverter:
         self.fields = fields - {EXTRA_FIELDS}  # what HappyTalk sends goes there, not itself
         self._offsets: dict[str, str] = {}
         self.unknown_fields: set[str] = set()
+        self.json_texts: set[str] = set()  # fields sent as something else than a string
 
     def aware(self, value: Any) -> str | None:  # noqa: ANN401 - whatever HappyTalk sent
         """`2022-05-26 17:14:28` -> `2022-05-26T17:14:28+09:00`; None if not `Y-m-d H:i:s`.
@@ -102,15 +103,16 @@ class RowConverter:
         run. The rows are changed in place:
         - the two timestamps get the offset of `zone`; `apply_date` may be empty or PHP's zero
           date, which become null;
-        - every other field is a string as HappyTalk sent it; a number becomes its JSON text;
+        - every other field is a string as HappyTalk sent it; anything else (a number, and with
+          a warning a boolean, a list or an object) becomes its JSON text;
         - fields the schema does not describe move, as sent, into `extra_fields` (and are
           named once in a warning);
         - a row dated outside the piece it was asked for is left out, with one warning per
           window that counts them: the piece its date falls in carries it.
 
         Raises:
-            HappyTalkResponseError: A row has no `id`, no usable `request_date`, a malformed
-                `apply_date`, or a field that cannot be made a string.
+            HappyTalkResponseError: A row has no `id`, no usable `request_date`, or a
+                malformed `apply_date`.
         """
         keyed: list[tuple[str, int, str, dict[str, Any]]] = []
         outside: list[tuple[object, object]] = []
@@ -133,7 +135,7 @@ class RowConverter:
                     outside.append((ident, sent))
                     continue
                 if not row.keys() <= self.fields or not set(map(type, row.values())) <= TEXT_TYPES:
-                    self._fit(row, ident, window)
+                    self._fit(row)
                 row["request_date"] = request_date
                 # Mostly the request's own time, or another time: convert it straight; anything
                 # else (nothing, PHP's zero date, a malformed one) is looked at closely.
@@ -176,22 +178,14 @@ class RowConverter:
         PHP's zero date (then null); `string_lists` are lists of strings (a room's `tags`).
 
         Raises:
-            HappyTalkResponseError: The row has no `id`, a time that is not `Y-m-d H:i:s`,
-                or a field that cannot be made to fit the schema.
+            HappyTalkResponseError: The row has no `id`, or a time that is not
+                `Y-m-d H:i:s`.
         """
         ident = row.get("id")
         if ident is None or ident == "":
             msg = f"HappyTalk sent a record without an id for {what}"
             raise HappyTalkResponseError(msg)
-        if not row.keys() <= self.fields:
-            _keep_unknown_fields(row, self.fields, self.unknown_fields)
-        for name, value in row.items():
-            if name == EXTRA_FIELDS:
-                continue
-            if name in string_lists:
-                row[name] = _as_texts(name, value, ident, what)
-            elif type(value) is not str and value is not None:
-                row[name] = _as_text(name, value, ident, what)
+        self._fit(row, string_lists)
         sent = row.get(required_time)
         row[required_time] = self.aware(sent)
         if row[required_time] is None:
@@ -201,17 +195,17 @@ class RowConverter:
             row[name] = self._optional_time(row, name, what)
         return row
 
-    def _fit(self, row: dict[str, Any], ident: object, what: object) -> None:
-        """Keep fields the schema does not describe apart; make numbers their text.
-
-        Raises:
-            HappyTalkResponseError: A field holds something that cannot be made a string.
-        """
+    def _fit(self, row: dict[str, Any], string_lists: frozenset[str] = frozenset()) -> None:
+        """Keep fields the schema does not describe apart; make other values their text."""
         if not row.keys() <= self.fields:
             _keep_unknown_fields(row, self.fields, self.unknown_fields)
         for name, value in row.items():
-            if name != EXTRA_FIELDS and type(value) is not str and value is not None:
-                row[name] = _as_text(name, value, ident, what)
+            if name == EXTRA_FIELDS:
+                continue
+            if name in string_lists:
+                row[name] = _as_texts(name, value, self.json_texts)
+            elif type(value) is not str and value is not None:
+                row[name] = _as_text(name, value, self.json_texts)
 
     def _optional_time(self, row: dict[str, Any], name: str, window: object) -> str | None:
         """A timestamp that may be absent; anything but absent or `Y-m-d H:i:s` is refused.
@@ -232,29 +226,32 @@ class RowConverter:
         return converted
 
 
-def _as_texts(name: str, value: object, ident: object, what: object) -> list[str] | None:
-    """A list of strings (numbers made text), or null; anything else is refused."""
+def _as_texts(name: str, value: object, reported: set[str]) -> list[str] | None:
+    """A list of strings (other items as their JSON text), or null; anything else, as one."""
     if value is None:
         return None
     if not isinstance(value, list):
-        msg = f"HappyTalk sent record {ident} for {what} with {name} that is not a list"
-        raise HappyTalkResponseError(msg)
-    return [item if type(item) is str else _as_text(name, item, ident, what) for item in value]
+        return [_as_text(name, value, reported)]
+    return [item if type(item) is str else _as_text(name, item, reported) for item in value]
 
 
-def _as_text(name: str, value: object, ident: object, window: object) -> str:
-    """A number HappyTalk sent where the schema says string, as its JSON text.
+def _as_text(name: str, value: object, reported: set[str]) -> str:
+    """What HappyTalk sent where the schema says string, as its JSON text: nothing is lost.
 
-    Raises:
-        HappyTalkResponseError: The value is not a number (a boolean, a list, an object).
+    A number is expected (HappyTalk documents strings and sends numbers at times); a boolean,
+    a list or an object is kept the same way, with one warning per field, since its shape may
+    be changing (HappyTalk announces new formats, such as template messages').
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    msg = (
-        f"HappyTalk sent record {ident} for {window} with {name} = "
-        f"{json.dumps(value, ensure_ascii=False)[:80]}, which is not a string"
-    )
-    raise HappyTalkResponseError(msg)
+    if name not in reported:
+        reported.add(name)
+        logger.warning(
+            "HappyTalk sent %s as %s, not a string: kept as its JSON text",
+            name,
+            type(value).__name__,
+        )
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _keep_unknown_fields(row: dict[str, Any], known: frozenset[str], reported: set[str]) -> None:
