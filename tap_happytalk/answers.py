@@ -20,6 +20,7 @@ from tap_happytalk.errors import (
     UndocumentedAnswerError,
     redact,
 )
+from tap_happytalk.records import WALL_CLOCK
 
 if TYPE_CHECKING:
     from tap_happytalk.windows import DayWindow
@@ -142,9 +143,9 @@ def room_list_page(body: dict[str, Any], what: str, page: int, page_size: int) -
     """A room-list page's rooms and HappyTalk's `total_count` (a number, or its text).
 
     Raises:
-        UndocumentedAnswerError: No `data`, no `chat_list` of rooms, a `total_count` that
-            is not a number, rooms on a page that starts past `total_count`, or a last page
-            that ends before it.
+        UndocumentedAnswerError: No `data`, no `chat_list` of rooms, a room without an id
+            or a `Y-m-d H:i:s` opening time, a `total_count` that is not a number, rooms on a
+            page that starts past `total_count`, or a last page that ends before it.
     """
     data = body.get("data")
     if not isinstance(data, dict):
@@ -154,6 +155,8 @@ def room_list_page(body: dict[str, Any], what: str, page: int, page_size: int) -
     if not isinstance(rooms, list) or not all(isinstance(room, dict) for room in rooms):
         msg = f"HappyTalk's answer for {what} has no 'chat_list' of rooms"
         raise UndocumentedAnswerError(msg)
+    for room in rooms:
+        _check_opened(room, what)
     counted = data.get("total_count")
     total = None if counted is None else whole_number(counted)
     if counted is not None and (total is None or isinstance(counted, bool) or total < 0):
@@ -174,25 +177,38 @@ def room_list_page(body: dict[str, Any], what: str, page: int, page_size: int) -
 def room_data(
     body: dict[str, Any], what: str, room_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The room and its messages from a `chat_data` answer.
+    """The room and its messages from a `chat_data` answer: one entry, `chat` and `message`.
 
     Raises:
-        UndocumentedAnswerError: The answer holds no room, another room, or messages that
-            are not a list.
+        UndocumentedAnswerError: The answer holds no room, another room, more than one, a
+            room without its `reg_date`, or no list of messages.
     """
     data = body.get("data")
-    entry = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else None
-    chat = entry.get("chat") if entry else None
-    rows = entry.get("message", []) if entry else None
-    if not isinstance(chat, dict):
-        msg = f"HappyTalk's answer for {what} holds no room"
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+        msg = f"HappyTalk's answer for {what} holds no room, or more than one"
         raise UndocumentedAnswerError(msg)
-    if chat.get("id", room_id) != room_id:
-        msg = f"HappyTalk answered {what} with room {chat.get('id')!r}"
+    chat, rows = data[0].get("chat"), data[0].get("message")
+    if not isinstance(chat, dict) or chat.get("id") != room_id:
+        ident = chat.get("id") if isinstance(chat, dict) else None
+        msg = f"HappyTalk answered {what} with room {ident!r}"
         raise UndocumentedAnswerError(msg)
-    if rows is None:
-        rows = []
+    _check_opened(chat, what)
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        msg = f"HappyTalk's answer for {what} has messages that are not a list"
+        msg = f"HappyTalk's answer for {what} has no list of messages"
         raise UndocumentedAnswerError(msg)
     return chat, rows
+
+
+def _check_opened(room: dict[str, Any], what: str) -> None:
+    """A room must have an id and a `Y-m-d H:i:s` opening time: pages and days follow it.
+
+    Raises:
+        UndocumentedAnswerError: It has not.
+    """
+    ident, opened = room.get("id"), room.get("reg_date")
+    if not ident or not isinstance(ident, str):
+        msg = f"HappyTalk sent a room without an id for {what}"
+        raise UndocumentedAnswerError(msg)
+    if not isinstance(opened, str) or WALL_CLOCK.fullmatch(opened) is None:
+        msg = f"HappyTalk sent room {ident} for {what} with reg_date {opened!r}, not Y-m-d H:i:s"
+        raise UndocumentedAnswerError(msg)

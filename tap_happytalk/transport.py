@@ -27,7 +27,7 @@ import msgspec
 import requests
 
 from tap_happytalk.answers import decode
-from tap_happytalk.errors import HappyTalkUnavailableError, UndocumentedAnswerError
+from tap_happytalk.errors import HappyTalkUnavailableError, UndocumentedAnswerError, redact
 from tap_happytalk.metrics import RequestMetrics
 from tap_happytalk.pacing import PacerClosedError, RequestPacer
 
@@ -206,7 +206,9 @@ class HappyTalkClient:
             try:
                 return read(self.answer(content, what))
             except UndocumentedAnswerError as undocumented:
-                raise _TransientError(str(undocumented), splittable=False) from None
+                # Its text can echo what HappyTalk sent, which a hostile answer makes the token.
+                problem = redact(str(undocumented), self._token.reveal())
+                raise _TransientError(problem, splittable=False) from None
 
         return self._with_retries(attempt, api, what, kind=kind, retries=self._max_retries)
 

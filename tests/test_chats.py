@@ -836,6 +836,23 @@ FAILING = {
         on_room(Fault("edit_messages", body={"send_date": "2024-03-02 25:00:00"}, index=1)),
         ("record {message}", "room {room}", "send_date '2024-03-02 25:00:00'", "not Y-m-d H:i:s"),
     ),
+    "chat_data-without-messages": (
+        lambda s: s.server.inject(
+            Fault(
+                "body",
+                status=200,
+                text=json.dumps(
+                    {
+                        "result": "success",
+                        "data": [{"chat": {"id": s.room, "reg_date": "2024-03-02 10:00:00"}}],
+                    }
+                ),
+            ),
+            room_id=s.room,
+            times=LASTING,
+        ),
+        ("no list of messages", "{room}", "after 3 attempts"),
+    ),
     "chat_data-not-json": (
         on_room(Fault("body", status=200, text=NOT_JSON)),
         ("not JSON", "{room}"),

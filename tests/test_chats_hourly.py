@@ -335,3 +335,60 @@ def test_a_run_killed_while_reading_open_rooms_again_loses_no_change(tmp_path, s
         latest[room]["status"] == "2" and latest[room]["vote_score"] == "3" for room in still_open
     )
     assert open_room_ids(resumed.states[-1]) == []
+
+
+# --- 8. HappyTalk not knowing a room once ------------------------------------------------------
+
+
+def test_a_room_happytalk_did_not_know_once_is_asked_again_next_run(tmp_path):
+    now = korea_now()
+    with serve() as server:
+        room = server.chats.add_room(
+            reg_date=hours_ago(now, 3), status="2", complate_date=hours_ago(now, 2)
+        )
+        server.chats.rate_room(room, 5)
+        server.inject(Fault("refuse", body={"code": -503, "message": "room"}), room_id=room)
+        config = recent_config(server, now)
+        first = run_streams(tmp_path, config, CHATS)
+        second = run_streams(tmp_path, config, CHATS, state=first.states[-1])
+        want = expected(server)
+
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert [r["id"] for r in sent(first, ROOMS)] == [room]  # as listed, without messages
+    assert sent(first, MESSAGES) == []
+    assert first.states[-1]["bookmarks"][ROOMS]["open_rooms"][0]["missing"] is True
+    assert sent(second, ROOMS) == want.rooms
+    assert sent(second, MESSAGES) == want.messages[room]
+    assert open_room_ids(second.states[-1]) == []
+
+
+def test_a_first_run_that_fails_after_an_upgrade_keeps_the_messages_owed(tmp_path):
+    """The SDK writes `chat_messages: {}` before the first day is done: not a state of old."""
+    with serve(sample_rooms(DAY1, 3, 4, 3)) as server:
+        config = config_for(server)
+        third = sorted(server.chats.rooms(), key=lambda r: r["chat"]["reg_date"])[2]["chat"]["id"]
+        server.inject(Fault("status", status=500), room_id=third, times=5)
+        failed = run_streams(
+            tmp_path, config, CHATS, state=upgrade_state("rooms-without-messages.json")
+        )
+        state = failed.states[-1] if failed.states else upgrade_state("rooms-without-messages.json")
+        resumed = run_streams(tmp_path, config, CHATS, state=state)
+        want = expected(server)
+
+    assert failed.returncode == 1
+    assert resumed.returncode == 0, resumed.stderr
+    every = {m["id"] for m in want.all_messages}
+    assert {m["id"] for m in [*sent(failed, MESSAGES), *sent(resumed, MESSAGES)]} == every
+
+
+def test_an_answer_echoing_the_token_never_shows_it(tmp_path):
+    with serve(sample_rooms(DAY1, 1, 2, 3)) as server:
+        room = server.chats.room_ids()[0]
+        echo = {"result": "success", "data": [{"chat": {"id": server.token}, "message": []}]}
+        server.inject(Fault("body", status=200, text=json.dumps(echo)), room_id=room)
+        run = run_streams(tmp_path, config_for(server, days=1), CHATS)
+
+    assert run.returncode == 0, run.stderr
+    assert any("retry 1 of 2" in line for line in warnings(run))
+    assert server.token not in run.stderr
+    assert server.token not in run.stdout

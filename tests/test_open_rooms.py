@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from tap_happytalk.streams import open_rooms
 from tap_happytalk.streams.open_rooms import OpenRoom, OpenRoomSet, is_closed
 
+KST = dt.timezone(dt.timedelta(hours=9))
+
 pytestmark = pytest.mark.timeout(60)
 
 GRACE = dt.timedelta(days=1)
@@ -304,3 +306,31 @@ def test_the_state_round_trips_and_is_ordered_oldest_first(rooms):
         at(entry["reg_date"]) for entry in state
     )
     assert {entry["id"] for entry in state} == {one.id for one in rooms}
+
+
+def test_a_room_missing_once_stays_marked_and_leaves_when_missing_twice():
+    opened = dt.datetime(2024, 3, 1, 10, tzinfo=KST)
+    rooms = OpenRoomSet([OpenRoom(opened, "a")])
+    assert rooms.missed("a", opened, add=False) is False
+    (kept,) = rooms.rooms()
+    assert kept.missing
+    assert OpenRoomSet.from_state(rooms.to_state()).rooms() == [kept]
+    assert rooms.missed("a", opened, add=False) is True
+    assert "a" not in rooms
+
+
+def test_a_room_missing_when_first_listed_joins_only_when_asked_to():
+    opened = dt.datetime(2024, 3, 1, 10, tzinfo=KST)
+    rooms = OpenRoomSet()
+    rooms.missed("b", opened, add=False)
+    assert "b" not in rooms
+    rooms.missed("b", opened, add=True)
+    assert [room.id for room in rooms.rooms() if room.missing] == ["b"]
+
+
+def test_a_missing_room_read_again_is_no_longer_missing():
+    opened = dt.datetime(2024, 3, 1, 10, tzinfo=KST)
+    rooms = OpenRoomSet([OpenRoom(opened, "c", missing=True)])
+    record = {"id": "c", "reg_date": opened.isoformat(), "status": "1"}
+    rooms.observe(record, opened + dt.timedelta(hours=1), dt.timedelta(minutes=60), add=False)
+    assert [room.missing for room in rooms.rooms()] == [False]

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 # Days whose room lists are fetched ahead of the rooms being read; their requests share the
 # run's pacer with the room requests, so this adds no load, only keeps the pool busy.
 LISTS_AHEAD = 2
+# Rooms read again between two STATEs, so that a run stopped in a long list redoes little.
+CHECKPOINT_ROOMS = 500
 RoomAnswer = tuple[dict[str, Any], list[dict[str, Any]]] | None  # None: HappyTalk lost the room
 
 
@@ -59,7 +61,7 @@ class _Run:
     messages: RowConverter
     # The current day's rooms: as read, and the ids of those HappyTalk no longer knew.
     read: list[dict[str, Any]] = field(default_factory=list)
-    vanished: list[str] = field(default_factory=list)
+    vanished: list[tuple[str, dt.datetime]] = field(default_factory=list)
 
 
 class ChatRoomsStream(HappyTalkStream):
@@ -156,12 +158,10 @@ class ChatRoomsStream(HappyTalkStream):
                 raise
         finally:
             self._messages.clear()
-            # The SDK ends the sync with a STATE if one is pending: the last checkpoint's, so
-            # that a stopped run's output ends with where the next run resumes.
+            # The SDK ends the sync with a STATE (the last checkpoint's) unless the one it
+            # wrote last is the same: then it writes none, and that one still says it.
             self.state_manager.is_flushed = False
-            client.abandon()
-            client.metrics.close()
-            self._client = None
+            self._end_sync(client)
 
     def _messages_schema(self) -> dict[str, Any]:
         child = self._messages_stream
@@ -205,41 +205,46 @@ class ChatRoomsStream(HappyTalkStream):
         if due:
             in_sets = len({room.id for mark in run.marks for room in mark.rooms.rooms()})
             self.logger.info("Open rooms: reading %d again (%d in the set)", len(due), in_sets)
-            ids = sorted(due, key=lambda ident: (due[ident], ident))
-            yield from self._read_again(client, run, ids)
+            yield from self._read_again(client, run, due)
             changed = True
         if changed and not self._stop_requested.is_set():
             self._checkpoint(run.marks)
 
     def _read_again(
-        self, client: HappyTalkClient, run: _Run, ids: list[str]
+        self, client: HappyTalkClient, run: _Run, opened: dict[str, dt.datetime]
     ) -> Iterator[dict[str, Any]]:
         """The rooms with these ids as HappyTalk has them now, each taken in by the sets."""
         answers = map_in_order(
             lambda ident: self._ask_room(client, ident),
-            ids,
+            sorted(opened, key=lambda ident: (opened[ident], ident)),
             self.settings.max_concurrent_requests,
             self._stop_requested,
         )
-        gone = 0
+        missing = gone = 0
         try:
-            for ident, answer in answers:
+            for done, (ident, answer) in enumerate(answers, start=1):
                 if self._stop_requested.is_set():
                     return  # the sets stay as the last STATE has them
+                if done % CHECKPOINT_ROOMS == 0:
+                    self._checkpoint(run.marks)  # a long list of rooms is not all redone
                 if answer is None:
-                    gone += 1
-                    for mark in run.marks:
-                        mark.rooms.forget(ident)
+                    left = [
+                        mark.rooms.missed(ident, opened[ident], add=False) for mark in run.marks
+                    ]
+                    gone += any(left)
+                    missing += not any(left)
                     continue
                 record = self._record(run, answer, listed=None)
                 self._observe(run, record)
                 yield record
         finally:
             answers.close()
-        if gone:
+        if missing or gone:
             self.logger.warning(
-                "Open rooms: HappyTalk no longer knows %d of them (-503 room); left out of the "
-                "set, each stays as last sent",
+                "Open rooms: HappyTalk did not know %d of them (-503 room): %d are asked again "
+                "next run, %d were missing twice and leave the set (each stays as last sent)",
+                missing + gone,
+                missing,
                 gone,
             )
 
@@ -256,8 +261,9 @@ class ChatRoomsStream(HappyTalkStream):
                     self._end_of_day(window, listed, run)
                     continue
                 if answer is None:
-                    run.vanished.append(str(room["id"]))
                     record = _room_record(run.rooms, room, f"room {room['id']}")
+                    opened = dt.datetime.fromisoformat(record["reg_date"])
+                    run.vanished.append((str(room["id"]), opened))
                     self._messages = {}
                 else:
                     record = self._record(run, answer, listed=room)
@@ -371,15 +377,16 @@ class ChatRoomsStream(HappyTalkStream):
         if run.vanished:
             self.logger.warning(
                 "Rooms of %s: %d rooms were gone when read (-503 room); sent as listed, "
-                "without messages",
+                "without messages, and asked again next run",
                 window,
                 len(run.vanished),
             )
         for record in run.read:
             self._observe(run, record)
-        for mark in run.marks:
-            for ident in run.vanished:
-                mark.rooms.forget(ident)
+        tracking = self.settings.open_room_recheck > dt.timedelta(0)
+        for ident, opened in run.vanished:
+            for mark in run.marks:
+                mark.rooms.missed(ident, opened, add=tracking and mark.is_new(opened))
         done = to_instant(window.end, self.settings.zone)
         for mark in run.marks:
             if mark.point is None or done > mark.point:
@@ -402,10 +409,10 @@ def _room_record(converter: RowConverter, room: dict[str, Any], what: str) -> di
     )
 
 
-def _last_message(rows: list[dict[str, Any]]) -> str | None:
+def _last_message(rows: list[dict[str, Any]]) -> str:
     """The text of a room's last message, agent memos aside, as the room list gives it."""
     said = [row for row in rows if row.get("type") != "M"]
     said.sort(
         key=lambda row: (str(row.get("send_date")), len(str(row.get("id"))), str(row.get("id")))
     )
-    return str(said[-1].get("contents")) if said else None
+    return str(said[-1].get("contents")) if said else ""

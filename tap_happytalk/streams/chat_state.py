@@ -86,14 +86,21 @@ def upgraded(state: dict[str, Any]) -> dict[str, Any]:
     none when it was not. So an empty `chat_messages` beside such a `chat_rooms` state means
     the messages came as far as the rooms: they resume from the same point. Without any
     `chat_messages` state they never came, and are read from `start_date`.
+
+    Either way `chat_rooms` gets its `open_rooms` at once: the SDK writes `chat_messages: {}`
+    into STATE before the first day is done, and a STATE of this release must never read as
+    one of the release before.
     """
     bookmarks = state.get("bookmarks")
     if not isinstance(bookmarks, dict):
         return state
     rooms, messages = bookmarks.get("chat_rooms"), bookmarks.get("chat_messages")
-    if not (isinstance(rooms, dict) and messages == {} and OPEN_ROOMS not in rooms):
+    if not isinstance(rooms, dict) or OPEN_ROOMS in rooms:
         return state
-    carried = {
-        key: rooms[key] for key in ("replication_key", "replication_key_value") if key in rooms
-    }
-    return {**state, "bookmarks": {**bookmarks, "chat_messages": carried}}
+    carried = dict(bookmarks)
+    carried["chat_rooms"] = {**rooms, OPEN_ROOMS: []}
+    if messages == {}:
+        kept = ("replication_key", "replication_key_value")
+        carried["chat_messages"] = {key: rooms[key] for key in kept if key in rooms}
+        carried["chat_messages"][OPEN_ROOMS] = []
+    return {**state, "bookmarks": carried}

@@ -32,12 +32,15 @@ class OpenRoom:
     opened: dt.datetime
     id: str
     closed: dt.datetime | None = None
+    missing: bool = False  # HappyTalk did not know it when last asked (-503)
 
-    def to_state(self) -> dict[str, str]:
+    def to_state(self) -> dict[str, Any]:
         """The room's entry in a stream's state."""
-        entry = {"id": self.id, "reg_date": self.opened.isoformat()}
+        entry: dict[str, Any] = {"id": self.id, "reg_date": self.opened.isoformat()}
         if self.closed is not None:
             entry["closed_at"] = self.closed.isoformat()
+        if self.missing:
+            entry["missing"] = True
         return entry
 
     @classmethod
@@ -48,7 +51,8 @@ class OpenRoom:
         ident, opened = entry.get("id"), _instant(entry.get("reg_date"))
         if not isinstance(ident, str) or not ident or opened is None:
             return None
-        return cls(opened, ident, _instant(entry.get("closed_at")))
+        missing = entry.get("missing") is True
+        return cls(opened, ident, _instant(entry.get("closed_at")), missing)
 
 
 def _instant(value: object) -> dt.datetime | None:
@@ -79,7 +83,7 @@ class OpenRoomSet:
         listed = entries if isinstance(entries, list) else []
         return cls(room for room in map(OpenRoom.from_state, listed) if room is not None)
 
-    def to_state(self) -> list[dict[str, str]]:
+    def to_state(self) -> list[dict[str, Any]]:
         """The set for a stream's state, oldest room first."""
         return [room.to_state() for room in sorted(self._rooms.values())]
 
@@ -147,5 +151,23 @@ class OpenRoomSet:
         self._rooms[ident] = OpenRoom(opened, ident, closed)
 
     def forget(self, room_id: str) -> None:
-        """Leave the room out: HappyTalk no longer knows it."""
+        """Leave the room out."""
         self._rooms.pop(room_id, None)
+
+    def missed(self, room_id: str, opened: dt.datetime, *, add: bool) -> bool:
+        """HappyTalk did not know the room when asked (-503): a glitch, or a deletion.
+
+        The first time, the room stays (or with `add`, joins) marked missing, to be asked
+        again next run; the second time in a row it leaves.
+
+        Returns:
+            True if the room left the set.
+        """
+        known = self._rooms.get(room_id)
+        if known is not None and known.missing:
+            del self._rooms[room_id]
+            return True
+        if known is not None or add:
+            closed = known.closed if known is not None else None
+            self._rooms[room_id] = OpenRoom(opened, room_id, closed, missing=True)
+        return False

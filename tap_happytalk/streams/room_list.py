@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from tap_happytalk.answers import room_list_page
 from tap_happytalk.endpoints import ROOM_LIST
 from tap_happytalk.errors import HappyTalkResponseError
-from tap_happytalk.records import WALL_CLOCK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,8 +83,7 @@ def list_window(fetch: Callable[[int], RoomListPage], window: DayWindow) -> List
     `fetch(page)` asks HappyTalk for one page of the window's day.
 
     Raises:
-        HappyTalkResponseError: A room has no id or no `Y-m-d H:i:s` opening time, or the
-            list kept changing for `MAX_PASSES` passes.
+        HappyTalkResponseError: The list kept changing for `MAX_PASSES` passes.
     """
     day = window.start.strftime("%Y-%m-%d")
     seen: dict[str, dict[str, Any]] = {}
@@ -126,8 +124,8 @@ def _pass(
                 PAGE_SIZE,
             )
         ids: list[str] = []
-        for room in listed.rooms:
-            ident, opened = _identity(room, day, page)
+        for room in listed.rooms:  # each with an id and a reg_date (`room_list_page`)
+            ident, opened = room["id"], room["reg_date"]
             seen[ident] = room
             if not (opened[:10] == day and opened > window.api_end):
                 ids.append(ident)
@@ -137,23 +135,6 @@ def _pass(
             return pages
     msg = f"HappyTalk's list of the rooms of {day} did not end within {MAX_PAGES} pages"
     raise HappyTalkResponseError(msg)
-
-
-def _identity(room: dict[str, Any], day: str, page: int) -> tuple[str, str]:
-    """A listed room's id and opening time (wall clock).
-
-    Raises:
-        HappyTalkResponseError: The room has no id, or no `Y-m-d H:i:s` opening time.
-    """
-    ident = room.get("id")
-    if not ident or not isinstance(ident, str):
-        msg = f"HappyTalk sent a room without an id for the rooms of {day}, page {page}"
-        raise HappyTalkResponseError(msg)
-    opened = room.get("reg_date")
-    if not isinstance(opened, str) or WALL_CLOCK.fullmatch(opened) is None:
-        msg = f"HappyTalk sent room {ident} for {day} with reg_date {opened!r}, not Y-m-d H:i:s"
-        raise HappyTalkResponseError(msg)
-    return ident, opened
 
 
 def _in_window(
