@@ -8,6 +8,10 @@ own state: a point and an open-room set, see `ChatMark`):
 Every room read is sent with its messages (the child's records come just before it). After
 step 1 and after each day, each stream's point and set move on and STATE is written, so a run
 stopped anywhere resumes from its last whole day.
+
+Longer than the other modules: a run's whole plan for both chat streams (the open rooms, the
+days, the checkpoints between them) is kept in one place, where a reader sees what is written
+to STATE and when; paging, the open-room rule and the state's shape live in their own modules.
 """
 
 from __future__ import annotations
