@@ -89,8 +89,8 @@ body into an answer, starting with `self.refuse_token(body)` (the fail codes are
 every customer-token call; `permitted=` for a token that may not use it), and add its path to
 `routes`. Faults, latency and the request log apply to every path.
 
-Run it alone: `python -m local_happytalk --days 30 --per-day 40 --rooms-per-day 5` (`--help`
-for the rest).
+Run it alone: `python -m local_happytalk` (port 8765, token `local-test-token`, 30 sample days
+from 2024-01-01; `--help` for the rest, with their defaults).
 """
 
 from __future__ import annotations
@@ -841,18 +841,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def main() -> None:
-    """Serve sample data until interrupted."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--first-day", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1))
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--per-day", type=int, default=40)
+DEFAULT_PORT = 8765
+DEFAULT_FIRST_DAY = dt.date(2024, 1, 1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve sample data until interrupted; the first line printed says how to reach it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m local_happytalk",
+        description=(
+            "A HappyTalk-compatible server on 127.0.0.1 with sample service history and "
+            "consultations, for trying the tap without a HappyTalk account. Point the tap at "
+            "it with api_url http://127.0.0.1:PORT, the token below, and a start_date/end_date "
+            "within the sample days."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (0: any free port)"
+    )
+    parser.add_argument(
+        "--first-day",
+        type=dt.date.fromisoformat,
+        default=DEFAULT_FIRST_DAY,
+        help="first sample day (YYYY-MM-DD, Korea time)",
+    )
+    parser.add_argument("--days", type=int, default=30, help="sample days from --first-day")
+    parser.add_argument("--per-day", type=int, default=40, help="service-history events a day")
     parser.add_argument("--rooms-per-day", type=int, default=5, help="chat rooms a day")
-    parser.add_argument("--messages-per-room", type=int, default=8, help="at least 3")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--token", default=DEFAULT_TOKEN)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--messages-per-room", type=int, default=8, help="messages a room, at least 3"
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each answer")
+    parser.add_argument(
+        "--token", default=DEFAULT_TOKEN, help="the token the server accepts (the tap's `token`)"
+    )
+    args = parser.parse_args(argv)
     if args.rooms_per_day and args.messages_per_room < 3:  # noqa: PLR2004 - see sample_rooms
         parser.error("--messages-per-room: a sample room has at least 3 messages")
     events = sample_events(args.first_day, args.days, args.per_day)
@@ -864,13 +888,18 @@ def main() -> None:
         latency_seconds=args.latency_ms / 1000,
         port=args.port,
     )
+    server.start()
     messages = sum(len(room["message"]) for room in rooms)
+    last_day = args.first_day + dt.timedelta(days=args.days - 1)
     print(  # noqa: T201
-        f"HappyTalk-compatible server on {server.url} with {len(events)} events, "
-        f"{len(rooms)} chat rooms and {messages} messages"
+        f"HappyTalk-compatible server on {server.url}, token {args.token}, sample days "
+        f"{args.first_day} to {last_day} (Korea time): {len(events)} events, {len(rooms)} "
+        f"chat rooms, {messages} messages. For the tap: api_url {server.url}, token "
+        f"{args.token}, start_date {args.first_day}, end_date {last_day + dt.timedelta(days=1)}",
+        flush=True,
     )
     try:
-        server.start()._thread.join()  # noqa: SLF001
+        server._thread.join()  # noqa: SLF001
     except KeyboardInterrupt:
         server.stop()
 

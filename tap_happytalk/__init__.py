@@ -1,1 +1,1 @@
-"""Singer tap for HappyTalk: service history, and consultation rooms with their messages."""
+"""Singer tap for HappyTalk: service history and, opt-in, consultations with their messages."""

@@ -1,8 +1,10 @@
 """The command-line edge: every entry point answers a bad config or a tap error in one line.
 
-The SDK would print a traceback, or its config errors over several lines. A sync, `--about`,
-`--discover` and `--test` each come through here: `--discover` and `--test` run in click
-callbacks, before `invoke`, so each callback is wrapped.
+The SDK would print a traceback, or its config errors over several lines, in JSON Schema's
+words. A sync, `--about`, `--discover` and `--test` each come through here: `--discover` and
+`--test` run in click callbacks, before `invoke`, so each callback is wrapped. Settings are
+checked in the tap's own words before JSON Schema sees them, and settings the tap does not know
+get one WARNING naming the closest it does.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -20,6 +23,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_happytalk.errors import ConfigError, TapHappyTalkError, redact
+from tap_happytalk.settings import ENV_PREFIX, Settings, unknown_settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,12 +31,61 @@ if TYPE_CHECKING:
     import click
 
 TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"  # noqa: S105 - the name of a variable, not a token
-# Stand-ins for the required settings when --about or --discover checks what else is given.
+# Stand-ins for the required settings when --about checks what else is given.
 PLACEHOLDERS = {"token": "placeholder", "start_date": "2000-01-01"}
+# What the tap does, for `--help`.
+HELP = """Extract HappyTalk's service history and, opt-in, its consultations as Singer messages.
+
+\b
+Streams: service_history (selected by default); chat_rooms and chat_messages, the
+consultation rooms and every message in them (opt-in: select them in the catalog, from
+--discover, or with Meltano's `select`).
+Settings: tap-happytalk --about. Without --catalog, a run extracts service_history alone."""
+# JSON Schema's wording (as the SDK formats it), in the tap's words.
+SCHEMA_WORDING = (
+    (r"^(?P<value>.+) is less than the minimum of (?P<bound>\S+)$", "must be at least {bound}"),
+    (r"^(?P<value>.+) is greater than the maximum of (?P<bound>\S+)$", "must be at most {bound}"),
+    (r"^(?P<value>.+) is not of type (?P<bound>.+)$", "must be of type {bound}"),
+    (r"^(?P<value>.+) is not one of (?P<bound>.+)$", "must be one of {bound}"),
+    (r"^(?P<value>.+) is too short$", "must not be empty"),
+)
 
 
 class OneLineErrorTap(Tap):
     """The SDK's Tap, whose every command-line entry point fails in one line with exit 1."""
+
+    @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, whose `--help` says what the tap extracts."""
+        command = super().get_singer_command()
+        command.help = HELP
+        return command
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check the settings in the tap's own words first, then as JSON Schema would.
+
+        Also names, in one WARNING, each setting the tap does not know with the closest one
+        it does: a misspelt optional setting would otherwise be ignored without a word.
+
+        Raises:
+            ConfigError: A setting is missing or unusable (`raise_errors` only).
+        """
+        if raise_errors:
+            self._warn_unknown_settings()
+            Settings.from_config(self.config)
+        return super()._validate_config(raise_errors=raise_errors)
+
+    def _warn_unknown_settings(self) -> None:
+        schema = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(schema)
+        unknown = unknown_settings(self.config, schema["properties"])
+        if unknown:
+            self.logger.warning(
+                "Unknown settings, ignored: %s (`tap-happytalk --about` lists every setting)",
+                ", ".join(_naming(key, closest) for key, closest in unknown.items()),
+            )
 
     @override
     @classmethod
@@ -60,7 +113,7 @@ class OneLineErrorTap(Tap):
         config = ctx.params.get("config")
         with cls._one_line_errors(config):
             if value:
-                cls._check_config(config, complete=False)
+                cls._check_config(config, complete=False, discover=True)
             super().cb_discover(ctx, param, value)
 
     @override
@@ -74,14 +127,16 @@ class OneLineErrorTap(Tap):
             super().cb_test(ctx, param, value)
 
     @classmethod
-    def _check_config(cls, config: Any, *, complete: bool) -> None:  # noqa: ANN401 - SDK's input
+    def _check_config(cls, config: Any, *, complete: bool, discover: bool = False) -> None:  # noqa: ANN401 - SDK's input
         """Check the config as a sync would: files, environment, settings and stream maps.
 
         A sync or `--test` (`complete`) builds the tap right after, which checks the settings
         and stream maps; only the environment is checked here, since the SDK would read a bad
-        value there with a traceback. `--about` and `--discover` build the tap here to check
-        the rest: a missing token or start date is fine for them, since the schema does not
-        depend on them, but a bad value is not; and no config at all is fine too.
+        value there with a traceback. `--about` builds the tap here to check the rest: a
+        missing token or start date is fine for it, but a bad value is not; no config at all
+        is fine too. `--discover` checks only that the config can be read: the catalog does
+        not depend on the settings, and Meltano runs `--discover` before every run, repeating
+        a failing discovery's whole output in its own error (the sync reports it once).
 
         Raises:
             ConfigError: The environment holds a value of the wrong kind, or a stream map
@@ -94,7 +149,9 @@ class OneLineErrorTap(Tap):
             schema = copy.deepcopy(cls.config_jsonschema)
             cls.append_builtin_config(schema)  # the SDK's settings can come from there too
             _check_environment(schema)
-        if complete:
+            if not discover:
+                _warn_unknown_variables(cls, schema)
+        if complete or discover:
             return  # a sync or --test builds the tap next, which checks all of this itself
         settings = {**PLACEHOLDERS, **(dict(config.config) if config is not None else {})}
         try:
@@ -115,8 +172,8 @@ class OneLineErrorTap(Tap):
         try:
             yield
         except ConfigValidationError as exc:
-            problems = "; ".join(exc.errors) or str(exc)
-            cls._fail(redact(f"invalid config: {problems}", str(token or "")))
+            problems = "; ".join(_in_our_words(error) for error in exc.errors) or str(exc)
+            cls._fail(redact(problems, str(token or "")))
         except TapHappyTalkError as exc:
             cls._fail(redact(str(exc), str(token or "")))
         except MappingError as exc:  # an expression that fails on a record, or a stream map
@@ -137,18 +194,61 @@ class OneLineErrorTap(Tap):
         sys.exit(1)
 
 
+def _naming(key: str, closest: str | None) -> str:
+    return f"'{key}'" + (f" (did you mean '{closest}'?)" if closest else "")
+
+
+def _in_our_words(error: str) -> str:
+    """One of the SDK's JSON Schema errors (`0 is less than ... in config['x']`), reworded."""
+    found = re.fullmatch(r"(?P<problem>.+) in config\[(?P<path>.+)\]", error)
+    if found is None:
+        return f"invalid config: {error}"
+    name = ".".join(part.strip("'\"") for part in found["path"].split("]["))
+    problem = found["problem"]
+    required = re.fullmatch(r"'(?P<key>[^']+)' is a required property", problem)
+    if required:
+        return f"invalid setting '{name}.{required['key']}': is required"
+    for pattern, wording in SCHEMA_WORDING:
+        matched = re.fullmatch(pattern, problem)
+        if matched:
+            return (
+                f"invalid setting '{name}': {wording.format(**matched.groupdict())}, got "
+                + (matched["value"])
+            )
+    return f"invalid setting '{name}': {problem}"
+
+
+def _warn_unknown_variables(tap: type[Tap], schema: dict[str, Any]) -> None:
+    """One WARNING for `TAP_HAPPYTALK_*` variables that set no setting, with the closest."""
+    variables = {ENV_PREFIX + name.upper(): name for name in schema["properties"]}
+    given = {name: "" for name in os.environ if name.startswith(ENV_PREFIX)}
+    unknown = unknown_settings(given, variables)
+    if unknown:
+        tap.logger.warning(
+            "Unknown environment variables, ignored: %s",
+            ", ".join(_naming(key, closest) for key, closest in unknown.items()),
+        )
+
+
 def _check_environment(schema: dict[str, Any]) -> None:
     """Name the environment variable whose value the SDK could not read, as it would read it.
 
     Raises:
-        ConfigError: A whole number, or a JSON object or list, that is not one.
+        ConfigError: A whole number, or a JSON object or list, that is not one; or a variable
+            set to nothing, which the SDK would read as an empty value rather than none.
     """
     for name, spec in schema["properties"].items():
-        variable = f"TAP_HAPPYTALK_{name.upper()}"
+        variable = f"{ENV_PREFIX}{name.upper()}"
         value = os.environ.get(variable)
         types = spec.get("type", [])
         if value is None:
             continue
+        if not value.strip():
+            raise ConfigError(
+                name,
+                f"{variable} is set but empty; unset it (`unset {variable}`) to use the "
+                "default, or give it a value",
+            )
         if "integer" in types and not value.strip().lstrip("+-").isdigit():
             raise ConfigError(name, f"{variable}={value!r} is not a whole number")
         if "object" in types or "array" in types:

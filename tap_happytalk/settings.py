@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
@@ -17,7 +18,37 @@ from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS, Api
 from tap_happytalk.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
+
+ENV_PREFIX = "TAP_HAPPYTALK_"
+# The tap's own settings, named before the SDK appends its own to the schema in place.
+OWN_SETTINGS = tuple(CONFIG_SCHEMA["properties"])
+# Names people write for a zone, which are no IANA zone: what to write instead.
+ZONE_ABBREVIATIONS = {
+    "KST": "Asia/Seoul",
+    "JST": "Asia/Tokyo",
+    "HKT": "Asia/Hong_Kong",
+    "SGT": "Asia/Singapore",
+    "ICT": "Asia/Bangkok",
+    "PHT": "Asia/Manila",
+    "WIB": "Asia/Jakarta",
+    "IST": "Asia/Kolkata (India) or Europe/Dublin (Ireland)",
+    "CST": "Asia/Shanghai (China) or America/Chicago (US Central)",
+    "CDT": "America/Chicago",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "EDT": "America/New_York",
+    "MDT": "America/Denver",
+    "BST": "Europe/London",
+    "CEST": "Europe/Berlin",
+    "MSK": "Europe/Moscow",
+    "AEST": "Australia/Sydney",
+    "AEDT": "Australia/Sydney",
+    "NZST": "Pacific/Auckland",
+    "NZDT": "Pacific/Auckland",
+}
+# Host names meant for this machine, which a typo of makes the https rule apply.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "ip6-localhost")
 
 
 def parse_instant(text: str, zone: dt.tzinfo) -> dt.datetime:
@@ -104,9 +135,16 @@ class Settings:
         Raises:
             ConfigError: A setting is missing or unusable.
         """
+        _check_empty_and_types(config)
         token = config.get("token")
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("token", "is required")
+        if token != token.strip():
+            raise ConfigError(
+                "token",
+                "starts or ends with a space or line break, which no HappyTalk token has "
+                "(copied along with it?); remove it",
+            )
         maps = config.get("stream_maps") or {}
         if isinstance(maps, dict) and "chat_rooms" in maps and maps["chat_rooms"] in NO_MAP:
             raise ConfigError(
@@ -121,11 +159,7 @@ class Settings:
                 "ahead of its data; remove batch_config (records flow as RECORD messages)",
             )
 
-        zone_name = config.get("timezone") or CONFIG_SCHEMA["properties"]["timezone"]["default"]
-        try:
-            zone = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("timezone", f"'{zone_name}' is not an IANA time zone") from None
+        zone = _zone(config.get("timezone") or CONFIG_SCHEMA["properties"]["timezone"]["default"])
 
         start = _instant_setting(config, "start_date", zone)
         if start is None:
@@ -171,6 +205,63 @@ class Settings:
         )
 
 
+def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> dict[str, str | None]:
+    """Each key of `config` that is no setting, with the known setting closest to it (or None).
+
+    Keys starting with `_` are left alone: they are an orchestrator's, not settings.
+    """
+    names = sorted(known)
+    return {
+        key: next(iter(difflib.get_close_matches(key, names, n=1, cutoff=0.6)), None)
+        for key in config
+        if key not in names and not key.startswith("_")
+    }
+
+
+def _check_empty_and_types(config: Mapping[str, Any]) -> None:
+    """Each of the tap's own settings is empty-free and of its type, said in plain words."""
+    for name in OWN_SETTINGS:
+        spec = CONFIG_SCHEMA["properties"][name]
+        value = config.get(name)
+        if value is None:
+            continue
+        types = spec.get("type", [])
+        if value == "" and "string" in types:
+            variable = ENV_PREFIX + name.upper()
+            raise ConfigError(
+                name,
+                f"is empty; leave it out to use its default (from the environment: unset "
+                f"{variable} rather than setting it to nothing, e.g. `unset {variable}`)",
+            )
+        if "string" in types and not isinstance(value, str):
+            shown = "" if spec.get("secret") else f", got {value!r}"
+            raise ConfigError(name, f"must be text{shown}")
+        if "boolean" in types and not isinstance(value, bool):
+            raise ConfigError(name, f"must be true or false, got {value!r}")
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`; for an abbreviation or a near miss, say which zone to write."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    problem = f"'{name}' is not an IANA time zone name"
+    suggestion = ZONE_ABBREVIATIONS.get(name.strip().upper())
+    if suggestion is None and name.strip().upper().startswith(
+        ("UTC+", "UTC-", "GMT+", "GMT-", "+")
+    ):
+        suggestion = "the zone whose clock you mean, e.g. Asia/Seoul for +09:00"
+    if suggestion is None:
+        zones = sorted(available_timezones())
+        by_city = {zone.rsplit("/", 1)[-1].lower(): zone for zone in zones if "/" in zone}
+        close = difflib.get_close_matches(name, zones, n=1, cutoff=0.8)
+        suggestion = by_city.get(name.strip().lower().replace(" ", "_")) or next(iter(close), None)
+    if suggestion is not None:
+        raise ConfigError("timezone", f"{problem}; write {suggestion}")
+    raise ConfigError("timezone", f"{problem}, such as Asia/Seoul (HappyTalk's) or Europe/London")
+
+
 def _instant_setting(config: Mapping[str, Any], name: str, zone: dt.tzinfo) -> dt.datetime | None:
     value = config.get(name)
     if value is None or value == "":
@@ -189,7 +280,7 @@ def _choice(config: Mapping[str, Any], name: str) -> str:
     spec = CONFIG_SCHEMA["properties"][name]
     value = config.get(name) or spec["default"]
     if value not in spec["enum"]:
-        raise ConfigError(name, f"{value!r} is not one of {', '.join(spec['enum'])}")
+        raise ConfigError(name, f"must be one of {', '.join(spec['enum'])}, got {value!r}")
     return str(value)
 
 
@@ -201,7 +292,7 @@ def _int_setting(config: Mapping[str, Any], name: str) -> int | None:
         return default
     low, high = spec["minimum"], spec["maximum"]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(name, f"{value!r} is not a whole number from {low} to {high}")
+        raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")
     return int(value)
 
 
@@ -240,6 +331,13 @@ def _api_url(url: str, *, allow_unencrypted: bool) -> str:
     ):
         raise ConfigError("api_url", f"'{url}' is not an http(s) URL with a plain host")
     if parts.scheme == "http" and not _is_loopback(host) and not allow_unencrypted:
+        meant = difflib.get_close_matches(host, LOOPBACK_NAMES, n=1, cutoff=0.75)
+        if meant:
+            raise ConfigError(
+                "api_url",
+                f"'{url}': the host '{host}' looks like a misspelling of {meant[0]}; write "
+                f"{meant[0]} for a server on this machine (plain http is allowed only there)",
+            )
         raise ConfigError(
             "api_url",
             f"'{url}' would send the token unencrypted; use https, or set "

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 class TapHappyTalk(OneLineErrorTap):
-    """Singer tap for HappyTalk: service history, and consultations with their messages."""
+    """Singer tap for HappyTalk: service history and, opt-in, consultations with their messages."""
 
     name = "tap-happytalk"
     package_name = "tap-happytalk"

@@ -5,6 +5,9 @@ the transport is decided in one place:
 - HTTP 429 and 5xx, timeouts and broken connections are retried with exponential backoff and
   full jitter, or after the server's `Retry-After`, which pauses every request of the run
   through the shared `RequestPacer`;
+- a refused connection is retried only once the host has answered this client: refused from
+  the first request on, nothing is listening there (a server not started, a wrong port), and
+  waiting through every retry would only delay saying so;
 - an answer whose reader finds it undocumented (`ask`, for the consultation calls) is
   retried the same way;
 - what no retry can mend (a redirect, a certificate that fails verification, an unknown host,
@@ -13,7 +16,9 @@ the transport is decided in one place:
 
 from __future__ import annotations
 
+import difflib
 import email.utils
+import errno
 import logging
 import random
 import socket
@@ -51,6 +56,16 @@ def _is_unknown_host(cause: BaseException) -> bool:
     # Only "no such name": a resolver that is briefly unreachable (EAI_AGAIN) may recover.
     unknown = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
     return isinstance(cause, socket.gaierror) and cause.errno in unknown
+
+
+def _is_refused(cause: BaseException) -> bool:
+    return isinstance(cause, ConnectionRefusedError) or (
+        isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
+    )
+
+
+def _was_refused(failure: BaseException) -> bool:
+    return any(_is_refused(cause) for cause in _causes(failure))
 
 
 def _is_plain_http_behind_https(cause: BaseException) -> bool:
@@ -120,6 +135,7 @@ class HappyTalkClient:
         self._trust_proxy_env = trust_proxy_env
         self._pacer = pacer
         self._stopping = threading.Event()
+        self._answered = threading.Event()  # the host has answered this client at least once
         self._local = threading.local()
         self.metrics = RequestMetrics(stream_name)
 
@@ -291,10 +307,14 @@ class HappyTalkClient:
             raise _TransientError("the answer was cut off") from None
         except requests.RequestException as exc:
             self._raise_if_permanent(exc, url, what)
-            problem = f"connection failed ({type(exc).__name__})"
+            if _was_refused(exc):
+                problem = f"connection refused ({self._is_it_running()})"
+            else:
+                problem = f"connection failed ({type(exc).__name__})"
             raise _TransientError(problem, splittable=False) from None
         finally:
             self.metrics.attempted(api.path, time.monotonic() - started, status, kind)
+        self._answered.set()
 
         if 300 <= status < 400:  # noqa: PLR2004 - HTTP's own numbers
             target = urlsplit(response.headers.get("Location", "")).hostname or "no host given"
@@ -320,8 +340,24 @@ class HappyTalkClient:
         for is_it, advice in PERMANENT_TRANSPORT_FAILURES:
             if any(is_it(cause) for cause in causes):
                 detail = advice.format(host=self.host, url=url)
+                if is_it is _is_unknown_host:
+                    detail += _did_you_mean_loopback(self.host)
                 msg = f"HappyTalk cannot be reached for {what}: {detail}"
                 raise HappyTalkUnavailableError(msg) from None
+        if not self._answered.is_set() and any(_is_refused(cause) for cause in causes):
+            msg = (
+                f"HappyTalk cannot be reached for {what}: the connection to {self._address()} "
+                f"was refused, nothing listens there; {self._is_it_running()}"
+            )
+            raise HappyTalkUnavailableError(msg) from None
+
+    def _address(self) -> str:
+        parts = urlsplit(self.api_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{self.host}:{port}"
+
+    def _is_it_running(self) -> str:
+        return f"is HappyTalk (or the local server) running at {self.api_url}? check api_url"
 
     def answer(self, content: bytes, what: str) -> dict[str, Any]:
         """HappyTalk's successful answer as a JSON object (see `answers.decode`)."""
@@ -377,6 +413,12 @@ def _causes(failure: BaseException) -> list[BaseException]:
         if cause.__context__ is not None:
             pending.append(cause.__context__)
     return found
+
+
+def _did_you_mean_loopback(host: str) -> str:
+    """A hint for a host name one typo away from this machine's (`localhst`)."""
+    meant = difflib.get_close_matches(host.lower(), ["localhost"], n=1, cutoff=0.75)
+    return f" (did you mean {meant[0]}?)" if meant else ""
 
 
 def _backoff(attempt: int) -> float:

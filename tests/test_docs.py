@@ -16,7 +16,7 @@ import yaml
 
 from local_happytalk.chats import sample_rooms
 from local_happytalk.server import LocalHappyTalk
-from tap_happytalk.config_schema import CONFIG_SCHEMA
+from tap_happytalk.settings import OWN_SETTINGS
 
 from .conftest import FIRST_DAY, catalog_selecting, run_tap, tap_about, write_json
 
@@ -32,7 +32,7 @@ def test_readme_settings_table_is_the_one_about_prints():
     rows = [line for line in about.splitlines() if line.startswith("| ")]
     own = [row for row in rows if not row.startswith(("| stream_map", "| faker", "| flatten"))]
     # The header, then a row for each of the tap's own settings.
-    assert len(own) == 1 + len(CONFIG_SCHEMA["properties"])
+    assert len(own) == 1 + len(OWN_SETTINGS)
     for row in own:
         assert row in readme, f"README lacks: {row}"
 
@@ -129,3 +129,25 @@ def test_the_chats_privacy_stream_map_in_the_readme_drops_what_customers_wrote(t
 
 def salted(value: str) -> str:
     return hashlib.sha256(f"pepper{value}".encode()).hexdigest()
+
+
+def test_the_duckdb_file_make_demo_writes_is_the_one_the_readmes_say_to_query():
+    """`make demo` builds into output/ (scripts/analytics.py); dbt by hand, profiles.yml's path."""
+    project = README.parent
+    database = re.search(
+        r'^DATABASE_NAME = "([^"]+)"$',
+        (project / "scripts" / "analytics.py").read_text(encoding="utf-8"),
+        re.MULTILINE,
+    )
+    assert database, "scripts/analytics.py names the database it builds"
+    demo = f"output/{database[1]}"
+    profile = re.search(
+        r"HAPPYTALK_DUCKDB_PATH', '([^']+)'",
+        (project / "transform" / "profiles.yml").read_text(encoding="utf-8"),
+    )
+    assert profile, "transform/profiles.yml has a default DuckDB path"
+    texts = [README.read_text(encoding="utf-8"), (project / "transform" / "README.md").read_text()]
+    queried = {path for text in texts for path in re.findall(r"duckdb\.connect\('([^']+)'", text)}
+    assert queried <= {demo, profile[1]}
+    said = " ".join(" ".join(texts).split())
+    assert f"`{demo}`" in said  # where `make demo` leaves the models is said

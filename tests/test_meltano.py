@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -433,3 +435,59 @@ def test_meltano_run_into_postgres_reads_a_room_again_until_it_closes(project, p
     # The waiting room is still open: it holds the bookmark now.
     waiting_at = dt.datetime.strptime(waiting_opened, API_FORMAT).replace(tzinfo=SEOUL)
     assert bookmark(project, state_id, "chat_rooms") == waiting_at.isoformat()
+
+
+def meltano_failing(
+    root: Path, *args: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`meltano ARGS` in `root`, which must fail; as run_meltano, without its check."""
+    done = subprocess.run(
+        [MELTANO, *args],
+        cwd=root,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "PG"))},
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode != 0, f"meltano {' '.join(args)} succeeded:\n{done.stderr}"
+    return done
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("run", "--no-state-update", "tap-happytalk", "target-jsonl"), ("invoke", "tap-happytalk")],
+)
+def test_a_config_error_under_meltano_is_said_once(project, command):
+    with LocalHappyTalk(sample_events(FIRST_DAY, 1, 2)) as server:
+        env = tap_env(server, "2024-03-02", TAP_HAPPYTALK_MAX_CONCURRENT_REQUESTS="0")
+        done = meltano_failing(project, *command, env=env)
+        assert server.requests == []
+    said = "must be a whole number from 1 to 16, got 0"
+    assert (done.stdout + done.stderr).count(said) == 1, done.stderr
+    assert "less than the minimum" not in done.stdout + done.stderr
+    assert "Catalog discovery failed" not in done.stderr
+
+
+def test_an_unknown_setting_under_meltano_gets_one_warning_from_the_tap(project):
+    meltano(project, "config", "set", "tap-happytalk", "window_size", "12", env={})
+    try:
+        with LocalHappyTalk(sample_events(FIRST_DAY, 1, 2)) as server:
+            done = run_meltano(
+                project,
+                "run",
+                "--no-state-update",
+                "tap-happytalk",
+                "target-jsonl",
+                env=tap_env(server, "2024-03-02"),
+            )
+    finally:
+        meltano(project, "config", "unset", "tap-happytalk", "window_size", env={})
+    warnings = [line for line in done.stderr.splitlines() if "Unknown settings" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "'window_size' (did you mean 'window_size_hours'?)" in warnings[0]
+    assert "warning" in warnings[0].lower()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import metadata
@@ -223,14 +224,73 @@ def test_hub_yamllint_check_is_not_vacuous(tmp_path):
     assert '"quality"' in done.stdout
 
 
-def test_capabilities_agree_in_the_tap_about_meltano_yml_and_the_hub(about, meltano_extractor, hub):
-    """The tap states its capabilities once; `--about`, meltano.yml and the Hub repeat them."""
+def readme() -> str:
+    return (PROJECT / "README.md").read_text(encoding="utf-8")
+
+
+def test_capabilities_agree_in_the_tap_about_meltano_yml_the_hub_and_readme(
+    about, meltano_extractor, hub
+):
+    """The tap states its capabilities once; `--about`, meltano.yml, the Hub, README repeat them.
+
+    The README's quick start defines the extractor inline too: its capabilities are the same.
+    """
     tap = [capability.value for capability in TapHappyTalk.capabilities]
     assert len(set(tap)) == len(tap)
     assert about["capabilities"] == tap
     assert sorted(meltano_extractor["capabilities"]) == sorted(tap)
     assert sorted(hub["capabilities"]) == sorted(tap)
     assert hub["capabilities"] == sorted(hub["capabilities"])  # the Hub lists them sorted
+    stated = readme().split("<!-- capabilities -->", 1)[1].split(".\n", 1)[0]
+    assert sorted(re.findall(r"`([a-z-]+)`", stated)) == sorted(tap)
+    quickstart = readme().split("<!-- quickstart -->", 1)[1].split("```", 2)[1]
+    listed = re.search(r"capabilities: \[(.*)\]", quickstart)
+    assert listed, "the quick start's extractor lists its capabilities"
+    assert sorted(c.strip() for c in listed[1].split(",")) == sorted(tap)
+
+
+def pyproject_description() -> str:
+    found = re.search(
+        r'^description = "(.*)"$',
+        (PROJECT / "pyproject.toml").read_text(encoding="utf-8"),
+        re.MULTILINE,
+    )
+    assert found, "pyproject.toml has a one-line description"
+    return found[1]
+
+
+def test_descriptions_say_what_the_tap_extracts_today(about, hub):
+    """`--about`, the package, pyproject.toml, the Hub and the README name every stream kind.
+
+    `--about`'s description is the package's: the Tap class's docstring, also the package's.
+    """
+    import tap_happytalk  # noqa: PLC0415 - its docstring is the subject
+
+    assert about["description"] == pyproject_description() == tap_happytalk.__doc__
+    described = {
+        "--about": about["description"],
+        "hub description": hub["description"],
+        "hub definition": hub["definition"],
+        "README": readme().split("\n\n", 2)[1],  # its first paragraph
+    }
+    for where, text in described.items():
+        words = " ".join(text.lower().split())
+        assert "service history" in words, where
+        assert "consultations" in words, where
+        assert "message" in words, where
+    for where in ("--about", "hub description"):
+        assert "opt-in" in described[where], where
+
+
+def test_the_readme_says_what_a_hub_install_selects(hub, meltano_extractor):
+    assert hub["select"] == ["service_history.*"]
+    text = " ".join(readme().split())
+    assert "the Hub definition selects `service_history.*` only" in text
+    assert meltano_extractor["select"] == [
+        "service_history.*",
+        "chat_rooms.*",
+        "chat_messages.*",
+    ]
 
 
 def test_meltano_and_the_hub_parse_the_taps_structured_logs(about, meltano_extractor, hub):

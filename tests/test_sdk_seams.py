@@ -456,3 +456,111 @@ def test_request_metrics_are_logged_as_the_sdks_points_with_the_taps_tags(
     assert sum(p["value"] for p in counts if p["tags"].get("request_kind") == "window") == DAYS, (
         "seam: metrics.http_request_counter takes extra tags, and Counter.exit logs the count"
     )
+
+
+# --- the child's per-room lines: chat_messages.py ----------------------------------------------
+
+
+def test_each_child_sync_logs_through_stream_log_and_the_meter_hooks_once_per_room(
+    monkeypatch, caplog, server
+):
+    monkeypatch.setenv("LOGLEVEL", "DEBUG")  # the SDK sets its metrics logger's level from it
+    caplog.set_level(logging.DEBUG)
+    counters: list[str] = []
+    timers: list[str] = []
+    own_counter, own_timer = (
+        ChatMessagesStream.get_record_counter,
+        ChatMessagesStream.get_sync_timer,
+    )
+
+    def counting(self, **kwargs):
+        counters.append(self.name)
+        return own_counter(self, **kwargs)
+
+    def timing(self):
+        timers.append(self.name)
+        return own_timer(self)
+
+    monkeypatch.setattr(ChatMessagesStream, "get_record_counter", counting)
+    monkeypatch.setattr(ChatMessagesStream, "get_sync_timer", timing)
+    sync(monkeypatch, config_for(server, end_date="2024-03-03"), CHATS)
+
+    rooms = ROOM_DAYS * ROOMS_PER_DAY
+    beginning = [r for r in caplog.records if "Beginning sync of 'chat_messages'" in r.getMessage()]
+    assert len(beginning) == rooms, "seam: Stream.sync logs 'Beginning sync' at each child sync"
+    assert {r.levelno for r in beginning} == {logging.DEBUG}, (
+        "seam: Stream.sync logs its 'Beginning sync' line through Stream.log"
+    )
+    assert (len(counters), len(timers)) == (rooms, rooms), (
+        "seam: Stream._sync_records takes a record counter and a sync timer per child sync "
+        "from get_record_counter and get_sync_timer"
+    )
+    points = [
+        (r.levelno, json.loads(r.getMessage().split("METRIC: ", 1)[1]))
+        for r in caplog.records
+        if r.getMessage().startswith("METRIC: ")
+    ]
+    child = [(level, p) for level, p in points if p["tags"].get("stream") == "chat_messages"]
+    per_room = [(level, p) for level, p in child if "context" in p["tags"]]
+    assert len(per_room) == 2 * rooms, (
+        "seam: the SDK exits each room's counter (Counter.exit) and timer (Timer.__exit__)"
+    )
+    assert {level for level, _ in per_room} == {logging.DEBUG}
+    totals = [(level, p["metric"], p["value"]) for level, p in child if "context" not in p["tags"]]
+    assert min(totals) == (logging.INFO, "record_count", rooms * MESSAGES_PER_ROOM), (
+        "seam: Tap.sync_all calls Stream.log_sync_costs once per stream at the run's end"
+    )
+    assert len(totals) == 2
+
+
+# --- the settings: cli.py ----------------------------------------------------------------------
+
+
+def test_validate_config_runs_in_init_on_the_config_merged_with_the_environment(monkeypatch):
+    monkeypatch.setenv("TAP_HAPPYTALK_TIMEZONE", "KST")
+    with pytest.raises(TapHappyTalkError, match="write Asia/Seoul"):
+        TapHappyTalk(config={"token": "x", "start_date": "2024-03-01"}, parse_env_config=True)
+    # Without validation (discovery), nothing is judged.
+    tap = TapHappyTalk(
+        config={"token": "x", "start_date": "2024-03-01"},
+        parse_env_config=True,
+        validate_config=False,
+    )
+    assert tap.config["timezone"] == "KST", (
+        "seam: PluginBase.__init__ merges the environment into the config before it calls "
+        "_validate_config(raise_errors=validate_config)"
+    )
+
+
+def test_discovery_builds_the_tap_without_validating_its_config(tmp_path: Path):
+    config = write_json(tmp_path / "c.json", {"token": "x", "timezone": "KST"})
+    calls: list[bool] = []
+    original = TapHappyTalk._validate_config  # noqa: SLF001
+
+    def spying(self, *, raise_errors=True):
+        calls.append(raise_errors)
+        return original(self, raise_errors=raise_errors)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TapHappyTalk, "_validate_config", spying)
+        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+        patch.setattr(sys, "stdout", out)
+        code = TapHappyTalk.get_singer_command().main(
+            ["--config", str(config), "--discover"], standalone_mode=False
+        )
+    assert code == 0
+    assert json.loads(out.buffer.getvalue())["streams"]
+    assert calls == [False], (
+        "seam: Tap.cb_discover builds the tap with validate_config=dynamic_catalog (False)"
+    )
+
+
+def test_the_sdks_config_errors_name_the_setting_as_config_brackets():
+    from singer_sdk.exceptions import ConfigValidationError  # noqa: PLC0415
+
+    config = {"token": "x", "start_date": "2024-03-01", "flattening_max_depth": "deep"}
+    with pytest.raises(ConfigValidationError) as failed:
+        TapHappyTalk(config=config)
+    assert failed.value.errors == [
+        "'deep' is not of type 'integer', 'null' in config['flattening_max_depth']"
+    ], "seam: ConfigValidationError.errors read `<JSON Schema message> in config['<name>']`"

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_happytalk.errors import ConfigError
 from tap_happytalk.config_schema import CONFIG_SCHEMA
+from tap_happytalk.errors import ConfigError
 from tap_happytalk.settings import Settings, parse_instant
 
 SEOUL = ZoneInfo("Asia/Seoul")

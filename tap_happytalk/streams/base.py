@@ -153,16 +153,20 @@ class HappyTalkStream(ExplainedErrorsStream):
         windows = day_windows(
             to_wall_clock(start, settings.zone), to_wall_clock(end, settings.zone), hours
         )
+        first, last = _readable(start, settings.zone), _readable(end, settings.zone)
         if windows:
             self.logger.info(
-                "Extracting %s to %s (%s) in %d windows",
-                start.isoformat(),
-                end.isoformat(),
+                "Extracting %s to %s (%s) in %d window%s",
+                first,
+                last,
                 settings.zone,
                 len(windows),
+                "" if len(windows) == 1 else "s",
             )
         else:
-            self.logger.info("Nothing to extract: %s is not before %s", start, end)
+            self.logger.info(
+                "Nothing to extract: %s is not before %s (%s)", first, last, settings.zone
+            )
         return start, end, windows
 
     @override
@@ -224,3 +228,11 @@ class HappyTalkStream(ExplainedErrorsStream):
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
         """Nothing per record: the bookmark moves at each window's end and at a stop."""
+
+
+def _readable(instant: dt.datetime, zone: dt.tzinfo) -> str:
+    """`2024-03-01 09:30` (seconds only when there are some) on the wall clock of `zone`."""
+    wall_clock = to_wall_clock(instant, zone)
+    return (
+        f"{wall_clock:%Y-%m-%d %H:%M:%S}" if wall_clock.second else f"{wall_clock:%Y-%m-%d %H:%M}"
+    )
