@@ -8,6 +8,10 @@ from typing import cast
 
 from singer_sdk import metrics
 
+# Requests made once per room or room-list page: their timings are logged at DEBUG when they
+# succeed (a failure is always at INFO), as are the SDK's other per-room lines.
+PER_ROOM_KINDS = frozenset({"room", "page"})
+
 
 class RoomMetric(str, enum.Enum):
     """The tap's own metric names, beside the SDK's `metrics.Metric`."""
@@ -20,7 +24,7 @@ class RequestMetrics:
 
     Every attempt logs an `http_request_duration` timer point, tagged with the endpoint (its
     path), its HTTP status (none for a transport failure) and its kind (`window`, `split`,
-    `page`, `room`, or `retry` for any retry). `http_request_count` counters, one per endpoint
+    `page`, `room`, or `retry` for any retry); a `page` or `room` that succeeds, at DEBUG. `http_request_count` counters, one per endpoint
     and kind, are logged at `close()`, and on the SDK's interval while the run goes on.
     """
 
@@ -49,7 +53,11 @@ class RequestMetrics:
             },
         )
         with self._lock:
-            metrics.log(self._logger, point)
+            if succeeded and kind in PER_ROOM_KINDS:
+                # A line per room would drown the run's own lines; the counts still come.
+                self._logger.debug("METRIC: %s", point)
+            else:
+                metrics.log(self._logger, point)
             counter = self._counters.get((endpoint, kind))
             if counter is None:
                 counter = metrics.http_request_counter(self._stream, endpoint, request_kind=kind)

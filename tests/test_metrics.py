@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from typing import Any
 
+from local_happytalk.chats import sample_rooms
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
-from .conftest import FIRST_DAY, run_tap
+from .conftest import FIRST_DAY, catalog_selecting, run_tap, write_json
 
 ENDPOINT = "/user/api/service_history/format/json"
 
@@ -84,3 +86,23 @@ def test_a_transport_failure_is_timed_without_a_status(tmp_path):
         p["tags"]["http_status_code"] for p in metric_points(run.stderr, "http_request_duration")
     ]
     assert statuses == [None, 200]
+
+
+def test_room_and_page_timings_are_debug_lines_and_still_counted(tmp_path):
+    with LocalHappyTalk(rooms=sample_rooms(FIRST_DAY, 1, 3, 3)) as server:
+        config = {
+            "token": server.token,
+            "api_url": server.url,
+            "start_date": FIRST_DAY.isoformat(),
+            "end_date": (FIRST_DAY + dt.timedelta(days=1)).isoformat(),
+        }
+        catalog = write_json(tmp_path / "catalog.json", catalog_selecting(["chat_rooms"]))
+        run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
+
+    assert run.returncode == 0, run.stderr
+    timed = [p["tags"]["request_kind"] for p in metric_points(run.stderr, "http_request_duration")]
+    assert "room" not in timed
+    assert "page" not in timed
+    counts = metric_points(run.stderr, "http_request_count")
+    counted = {p["tags"]["request_kind"]: p["value"] for p in counts}
+    assert counted == {"page": 1, "room": 3}
