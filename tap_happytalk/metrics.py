@@ -24,8 +24,9 @@ class RequestMetrics:
 
     Every attempt logs an `http_request_duration` timer point, tagged with the endpoint (its
     path), its HTTP status (none for a transport failure) and its kind (`window`, `split`,
-    `page`, `room`, or `retry` for any retry); a `page` or `room` that succeeds, at DEBUG. `http_request_count` counters, one per endpoint
-    and kind, are logged at `close()`, and on the SDK's interval while the run goes on.
+    `page`, `room`, or `retry` for any retry); a `page` or `room` that succeeds, at DEBUG.
+    `http_request_count` counters, one per endpoint and kind, are logged at `close()`, and on
+    the SDK's interval while the run goes on.
     """
 
     def __init__(self, stream: str) -> None:
