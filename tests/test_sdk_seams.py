@@ -564,3 +564,60 @@ def test_the_sdks_config_errors_name_the_setting_as_config_brackets():
     assert failed.value.errors == [
         "'deep' is not of type 'integer', 'null' in config['flattening_max_depth']"
     ], "seam: ConfigValidationError.errors read `<JSON Schema message> in config['<name>']`"
+
+
+# --- the chat streams' state: chat_rooms.py, chat_state.py, tap.py ---------------------------
+
+
+@pytest.mark.sdk_seam
+def test_load_state_drops_an_empty_stream_state_so_the_tap_upgrades_before_it():
+    state = {"bookmarks": {"chat_rooms": {"replication_key": "reg_date"}, "chat_messages": {}}}
+    plain = Tap.__new__(TapHappyTalk)
+    plain._state = {}  # noqa: SLF001 - what PluginBase.__init__ sets before load_state
+    Tap.load_state(plain, state)
+    assert "chat_messages" not in plain.state.get("bookmarks", {}), (
+        "seam: Tap.load_state writes key by key, so an empty stream state is dropped; "
+        "TapHappyTalk.load_state reads the previous release's state before it does"
+    )
+
+
+@pytest.mark.sdk_seam
+def test_the_state_writer_skips_a_state_equal_to_the_last(monkeypatch):
+    tap = TapHappyTalk(
+        config={"token": "x", "start_date": "2024-03-01", "api_url": "http://127.0.0.1:9"}
+    )
+    written: list[Any] = []
+    monkeypatch.setattr(tap.state_writer._message_writer, "write_message", written.append)  # noqa: SLF001
+    tap.state_writer.write_state({"bookmarks": {"a": {"b": 1}}})
+    tap.state_writer.write_state({"bookmarks": {"a": {"b": 1}}})
+    assert len(written) == 1, (
+        "seam: the SDK's state writer writes no STATE equal to the last one (a stopped chat "
+        "sync then ends without repeating its last checkpoint)"
+    )
+
+
+@pytest.mark.sdk_seam
+def test_a_parent_not_selected_is_synced_for_its_selected_child(monkeypatch, server):
+    written = sync(monkeypatch, config_for(server, end_date="2024-03-03"), ("chat_messages",))
+
+    assert of_type(written, "RECORD", "chat_messages"), (
+        "seam: Tap.sync_all syncs a parent that is not selected when a child is, and "
+        "_sync_records calls its get_records without writing its records"
+    )
+    assert not of_type(written, "RECORD", "chat_rooms"), "seam: as above"
+    final = of_type(written, "STATE")[-1]["value"]["bookmarks"]
+    assert "open_rooms" not in final.get("chat_rooms", {}), (
+        "seam: the unselected parent's state is left as it was"
+    )
+
+
+@pytest.mark.sdk_seam
+def test_an_unsorted_stream_with_a_no_op_increment_keeps_no_progress_markers(monkeypatch, server):
+    written = sync(monkeypatch, config_for(server, end_date="2024-03-03"), CHATS)
+
+    for state in of_type(written, "STATE"):
+        rooms = state["value"]["bookmarks"].get("chat_rooms", {})
+        assert "progress_markers" not in rooms, (
+            "seam: with is_sorted = False the SDK keeps progress markers only through "
+            "_increment_stream_state, which chat_rooms does not call on"
+        )
