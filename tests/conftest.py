@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.util
 import json
 import os
 import shutil
@@ -23,6 +25,7 @@ from tap_happytalk.tap import TapHappyTalk
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+    from types import ModuleType
 
 PROJECT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_happytalk"]
@@ -224,8 +227,10 @@ def target_postgres_env(url: str, schema: str) -> dict[str, str]:
     }
 
 
-def run_meltano(root: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`meltano ARGS` in the project at `root`; it must succeed.
+def run_meltano(
+    root: Path, *args: str, env: dict[str, str], fails: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`meltano ARGS` in the project at `root`; it must succeed (or, with `fails`, fail).
 
     None of the caller's TAP_*, TARGET_* or PG* variables (PGTZ, PGOPTIONS...) reach it: only
     `env` and meltano.yml decide what the plugins see.
@@ -243,8 +248,25 @@ def run_meltano(root: Path, *args: str, env: dict[str, str]) -> subprocess.Compl
         timeout=900,
         check=False,
     )
-    assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    if fails:
+        assert done.returncode != 0, f"meltano {' '.join(args)} succeeded:\n{done.stderr}"
+    else:
+        assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done
+
+
+@functools.cache
+def load_script(name: str) -> ModuleType:
+    """`scripts/NAME.py` as a module (scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location(
+        f"happytalk_{name}", PROJECT / "scripts" / f"{name}.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def catalog_selecting(streams: Iterable[str]) -> dict[str, Any]:

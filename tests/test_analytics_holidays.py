@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
-from .conftest import PROJECT
+from .conftest import PROJECT, load_script
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -18,14 +17,7 @@ SEEDS = PROJECT / "transform" / "seeds"
 
 
 def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "korean_holidays", PROJECT / "scripts" / "korean_holidays.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("korean_holidays")
 
 
 def seed_rows() -> dict[str, tuple[str, str]]:

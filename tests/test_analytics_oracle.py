@@ -13,8 +13,6 @@ the defaults; public holidays worked and a company day off; a reporting time zon
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import importlib.util
 import json
 import os
 import re
@@ -27,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from .conftest import PROJECT, target_postgres_env
+from .conftest import PROJECT, load_script, target_postgres_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -489,18 +487,8 @@ def load_postgres(connection: Any, schema: str) -> None:
 # --- building it -----------------------------------------------------------------------------
 
 
-@functools.cache
 def load_analytics() -> ModuleType:
-    """scripts/analytics.py as a module (scripts/ is no package)."""
-    spec = importlib.util.spec_from_file_location(
-        "happytalk_analytics_oracle", PROJECT / "scripts" / "analytics.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script("analytics")
 
 
 @dataclass

@@ -21,8 +21,6 @@ SQL and the local server's Python copy of the definitions (`local_happytalk.chat
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import importlib.util
 import json
 import os
 import re
@@ -48,6 +46,7 @@ from .conftest import (
     TapRun,
     catalog_selecting,
     copy_project,
+    load_script,
     run_meltano,
     run_tap,
     target_postgres_env,
@@ -240,18 +239,8 @@ def dbt_build(target: str, env: dict[str, str], scratch: Path) -> dict[str, str]
     return {str(r["unique_id"]): str(r["status"]) for r in results["results"]}
 
 
-@functools.cache
 def load_analytics() -> ModuleType:
-    """scripts/analytics.py as a module (scripts/ is no package)."""
-    spec = importlib.util.spec_from_file_location(
-        "happytalk_analytics", PROJECT / "scripts" / "analytics.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script("analytics")
 
 
 @dataclass

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -437,27 +435,6 @@ def test_meltano_run_into_postgres_reads_a_room_again_until_it_closes(project, p
     assert bookmark(project, state_id, "chat_rooms") == waiting_at.isoformat()
 
 
-def meltano_failing(
-    root: Path, *args: str, env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    """`meltano ARGS` in `root`, which must fail; as run_meltano, without its check."""
-    done = subprocess.run(
-        [MELTANO, *args],
-        cwd=root,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "PG"))},
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode != 0, f"meltano {' '.join(args)} succeeded:\n{done.stderr}"
-    return done
-
-
 @pytest.mark.parametrize(
     "command",
     [("run", "--no-state-update", "tap-happytalk", "target-jsonl"), ("invoke", "tap-happytalk")],
@@ -465,7 +442,7 @@ def meltano_failing(
 def test_a_config_error_under_meltano_is_said_once(project, command):
     with LocalHappyTalk(sample_events(FIRST_DAY, 1, 2)) as server:
         env = tap_env(server, "2024-03-02", TAP_HAPPYTALK_MAX_CONCURRENT_REQUESTS="0")
-        done = meltano_failing(project, *command, env=env)
+        done = run_meltano(project, *command, env=env, fails=True)
         assert server.requests == []
     said = "must be a whole number from 1 to 16, got 0"
     assert (done.stdout + done.stderr).count(said) == 1, done.stderr
