@@ -16,13 +16,9 @@ the transport is decided in one place:
 
 from __future__ import annotations
 
-import difflib
 import email.utils
-import errno
 import logging
 import random
-import socket
-import ssl
 import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,6 +31,7 @@ from tap_happytalk.answers import decode
 from tap_happytalk.errors import HappyTalkUnavailableError, UndocumentedAnswerError, redact
 from tap_happytalk.metrics import RequestMetrics
 from tap_happytalk.pacing import PacerClosedError, RequestPacer
+from tap_happytalk.transport_failures import permanent_failure, was_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -50,60 +47,6 @@ RETRY_AFTER_CAP_SECONDS = 300.0
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 logger = logging.getLogger(__name__)
-
-
-def _is_unknown_host(cause: BaseException) -> bool:
-    # Only "no such name": a resolver that is briefly unreachable (EAI_AGAIN) may recover.
-    unknown = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-    return isinstance(cause, socket.gaierror) and cause.errno in unknown
-
-
-def _is_refused(cause: BaseException) -> bool:
-    return isinstance(cause, ConnectionRefusedError) or (
-        isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
-    )
-
-
-def _was_refused(failure: BaseException) -> bool:
-    return any(_is_refused(cause) for cause in _causes(failure))
-
-
-def _is_plain_http_behind_https(cause: BaseException) -> bool:
-    return isinstance(cause, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(cause)
-
-
-# What no retry can mend, with what to check; anything else on the wire is retried.
-PERMANENT_TRANSPORT_FAILURES: tuple[tuple[Callable[[BaseException], bool], str], ...] = (
-    (
-        lambda cause: isinstance(cause, ssl.SSLCertVerificationError),
-        (
-            "the TLS certificate of {host} failed verification; check api_url, and that this "
-            "machine trusts the certificate (REQUESTS_CA_BUNDLE for a private CA)"
-        ),
-    ),
-    (
-        _is_plain_http_behind_https,
-        "{host} does not speak TLS on that port; check that api_url should be https",
-    ),
-    (
-        _is_unknown_host,
-        "the host name {host} could not be resolved; check api_url and this machine's DNS",
-    ),
-    (
-        lambda cause: isinstance(cause, requests.exceptions.ProxyError),
-        "the proxy refused the connection; check HTTPS_PROXY / HTTP_PROXY and NO_PROXY",
-    ),
-    (
-        lambda cause: isinstance(cause, requests.exceptions.InvalidURL),
-        "{url} is not a valid URL; check api_url",
-    ),
-    (
-        lambda cause: isinstance(
-            cause, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)
-        ),
-        "{url} is not an http(s) URL; check api_url",
-    ),
-)
 
 
 class HappyTalkClient:
@@ -307,7 +250,7 @@ class HappyTalkClient:
             raise _TransientError("the answer was cut off") from None
         except requests.RequestException as exc:
             self._raise_if_permanent(exc, url, what)
-            if _was_refused(exc):
+            if was_refused(exc):
                 problem = f"connection refused ({self._is_it_running()})"
             else:
                 problem = f"connection failed ({type(exc).__name__})"
@@ -336,15 +279,11 @@ class HappyTalkClient:
 
     def _raise_if_permanent(self, failure: Exception, url: str, what: str) -> None:
         """End the run at once for a transport failure that no retry can mend."""
-        causes = _causes(failure)
-        for is_it, advice in PERMANENT_TRANSPORT_FAILURES:
-            if any(is_it(cause) for cause in causes):
-                detail = advice.format(host=self.host, url=url)
-                if is_it is _is_unknown_host:
-                    detail += _did_you_mean_loopback(self.host)
-                msg = f"HappyTalk cannot be reached for {what}: {detail}"
-                raise HappyTalkUnavailableError(msg) from None
-        if not self._answered.is_set() and any(_is_refused(cause) for cause in causes):
+        detail = permanent_failure(failure, self.host, url)
+        if detail is not None:
+            msg = f"HappyTalk cannot be reached for {what}: {detail}"
+            raise HappyTalkUnavailableError(msg) from None
+        if not self._answered.is_set() and was_refused(failure):
             msg = (
                 f"HappyTalk cannot be reached for {what}: the connection to {self._address()} "
                 f"was refused, nothing listens there; {self._is_it_running()}"
@@ -395,30 +334,6 @@ class RetriesExhaustedError(HappyTalkUnavailableError):
         super().__init__(message)
         self.problem = last.problem
         self.splittable = last.splittable
-
-
-def _causes(failure: BaseException) -> list[BaseException]:
-    """The failure and what it wraps: requests keeps urllib3's reason in its arguments."""
-    found: list[BaseException] = []
-    pending: list[BaseException] = [failure]
-    while pending and len(found) < 10:  # noqa: PLR2004 - a bound, not a meaning
-        cause = pending.pop()
-        found.append(cause)
-        pending.extend(arg for arg in cause.args if isinstance(arg, BaseException))
-        reason = getattr(cause, "reason", None)
-        if isinstance(reason, BaseException):
-            pending.append(reason)
-        if cause.__cause__ is not None:
-            pending.append(cause.__cause__)
-        if cause.__context__ is not None:
-            pending.append(cause.__context__)
-    return found
-
-
-def _did_you_mean_loopback(host: str) -> str:
-    """A hint for a host name one typo away from this machine's (`localhst`)."""
-    meant = difflib.get_close_matches(host.lower(), ["localhost"], n=1, cutoff=0.75)
-    return f" (did you mean {meant[0]}?)" if meant else ""
 
 
 def _backoff(attempt: int) -> float:
