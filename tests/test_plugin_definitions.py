@@ -349,7 +349,12 @@ def test_python_versions_package_and_repository_agree(about, hub):
 
 def test_every_plugin_in_meltano_yml_is_defined_inline(meltano_project):
     plugins = [p for kind in meltano_project["plugins"].values() for p in kind]
-    assert {p["name"] for p in plugins} == {"tap-happytalk", "target-jsonl", "target-postgres"}
+    assert {p["name"] for p in plugins} == {
+        "tap-happytalk",
+        "target-jsonl",
+        "target-postgres",
+        "dbt-postgres",
+    }
     for plugin in plugins:
         assert {"namespace", "pip_url", "executable", "settings"} <= set(plugin), plugin["name"]
         assert "inherit_from" not in plugin

@@ -3,10 +3,11 @@
   reads target-postgres' tables and target-jsonl's files alike.
 
   SQL that not every database speaks (time zones, arrays, JSON, regular expressions, the
-  median) goes through adapter.dispatch: a `postgres__` and a `duckdb__` implementation, the
-  two warehouses the tests build on; the `default__` one stops the compilation with an error
-  naming the adapter (happytalk_unsupported), rather than sending SQL that may run and mean
-  something else.
+  median) goes through adapter.dispatch: `postgres__` and `duckdb__` implementations (the two
+  warehouses the tests build on), `snowflake__` (built in the tests on the fakesnow emulator)
+  and `bigquery__` (compiled, never run: README "BigQuery"); the `default__` one stops the
+  compilation with an error naming the adapter (happytalk_unsupported), rather than sending SQL
+  that may run and mean something else.
 -#}
 
 {#-
@@ -16,7 +17,7 @@
 {% macro happytalk_unsupported(macro_name) -%}
   {{ exceptions.raise_compiler_error(
       "HappyTalk macro " ~ macro_name ~ " has no implementation for the '" ~ adapter.type()
-      ~ "' adapter: the project is written and tested for duckdb and postgres only. Add "
+      ~ "' adapter: the project is written for duckdb, postgres, snowflake and bigquery only. Add "
       ~ adapter.type() ~ "__" ~ macro_name ~ " to transform/macros/ to run it there."
   ) }}
 {%- endmacro %}
@@ -55,31 +56,65 @@
 {#-
   happytalk_utc(column, columns): the instant as a `timestamp` (without time zone) in UTC,
   whatever the loader stored:
-  - a timestamp with time zone (DuckDB reading JSONL, a loader keeping the offset): converted;
-  - a timestamp without time zone: taken as UTC, which is what target-postgres stores;
+  - an instant (a timestamp with time zone: DuckDB reading JSONL, a loader keeping the offset;
+    Snowflake's TIMESTAMP_TZ and TIMESTAMP_LTZ; BigQuery's TIMESTAMP): converted;
+  - a naive timestamp (PostgreSQL's `timestamp without time zone`, Snowflake's TIMESTAMP_NTZ,
+    BigQuery's DATETIME): the wall clock of var('happytalk_loader_timezone') (else env
+    HAPPYTALK_LOADER_TIMEZONE, else UTC: what target-postgres stores in a UTC session), turned
+    into its instant;
   - text (RFC 3339 with its offset, as the tap writes it): parsed with its offset.
-  `columns` is happytalk_columns() of the relation.
+  `columns` is happytalk_columns() of the relation. DECISIONLOG.md, "Times the loader wrote".
 -#}
 {% macro happytalk_utc(column, columns) -%}
-  {%- set data_type = columns.get(column | lower, '') -%}
-  {%- if 'with time zone' in data_type or data_type == 'timestamptz' -%}
+  {%- set kind = happytalk_time_kind(columns.get(column | lower, '')) -%}
+  {%- set loader_zone = var('happytalk_loader_timezone', env_var('HAPPYTALK_LOADER_TIMEZONE', 'UTC')) -%}
+  {%- if kind == 'instant' -%}
     {{ happytalk_instant_as_utc(column) }}
-  {%- elif data_type.startswith('timestamp') or data_type == 'datetime' -%}
+  {%- elif kind == 'naive' and loader_zone | upper in ['UTC', 'ETC/UTC'] -%}
     {{ column }}
+  {%- elif kind == 'naive' -%}
+    {{ happytalk_utc_of_local(column, loader_zone) }}
   {%- else -%}
     {{ happytalk_instant_as_utc('cast(' ~ happytalk_text(column) ~ ' as ' ~ happytalk_timestamptz() ~ ')') }}
   {%- endif -%}
 {%- endmacro %}
 
 
+{#-
+  happytalk_time_kind(data_type): 'instant', 'naive' or 'text': what a column of this type (as
+  happytalk_columns reports it, lower case) holds. The names are the warehouses' own; only
+  BigQuery calls an instant plain `timestamp` (and a naive one `datetime`).
+-#}
+{% macro happytalk_time_kind(data_type) -%}
+  {%- if adapter.type() == 'bigquery' -%}
+    {{ return('instant' if data_type == 'timestamp' else 'naive' if data_type == 'datetime' else 'text') }}
+  {%- elif 'with time zone' in data_type or data_type in ['timestamptz', 'timestamp_tz', 'timestamp_ltz'] -%}
+    {{ return('instant') }}
+  {%- elif data_type.startswith('timestamp') or data_type == 'datetime' -%}
+    {{ return('naive') }}
+  {%- else -%}
+    {{ return('text') }}
+  {%- endif -%}
+{%- endmacro %}
+
+
 {#- happytalk_timestamptz(): the type of an instant (a timestamp with its time zone). -#}
 {% macro happytalk_timestamptz() -%}
-  {{ return(adapter.dispatch('happytalk_timestamptz')()) }}
+  {{ return(adapter.dispatch('happytalk_timestamptz', 'happytalk')()) }}
 {%- endmacro %}
 
 {#- The SQL standard's name; PostgreSQL and DuckDB read text with a UTC offset into it. -#}
 {% macro default__happytalk_timestamptz() -%}
   timestamp with time zone
+{%- endmacro %}
+
+{% macro snowflake__happytalk_timestamptz() -%}
+  timestamp_tz
+{%- endmacro %}
+
+{#- BigQuery's TIMESTAMP is an instant; it parses RFC 3339 text with its offset. -#}
+{% macro bigquery__happytalk_timestamptz() -%}
+  timestamp
 {%- endmacro %}
 
 
@@ -88,7 +123,7 @@
   time zone) of its UTC wall clock, whatever the session's time zone.
 -#}
 {% macro happytalk_instant_as_utc(instant) -%}
-  {{ return(adapter.dispatch('happytalk_instant_as_utc')(instant)) }}
+  {{ return(adapter.dispatch('happytalk_instant_as_utc', 'happytalk')(instant)) }}
 {%- endmacro %}
 
 {% macro default__happytalk_instant_as_utc(instant) -%}
@@ -104,13 +139,23 @@
   ({{ instant }} at time zone 'UTC')
 {%- endmacro %}
 
+{#- The two-argument convert_timezone keeps the instant (a TIMESTAMP_TZ in UTC); NTZ drops the zone. -#}
+{% macro snowflake__happytalk_instant_as_utc(instant) -%}
+  cast(convert_timezone('UTC', {{ instant }}) as timestamp_ntz)
+{%- endmacro %}
+
+{#- A TIMESTAMP as the DATETIME of its UTC wall clock. -#}
+{% macro bigquery__happytalk_instant_as_utc(instant) -%}
+  datetime({{ instant }}, 'UTC')
+{%- endmacro %}
+
 
 {#-
   happytalk_local(utc, zone): a UTC `timestamp` as the wall-clock time in `zone` (default
   var('happytalk_timezone'), HappyTalk's clock), whatever the session's time zone.
 -#}
 {% macro happytalk_local(utc, zone=none) -%}
-  {{ return(adapter.dispatch('happytalk_local')(utc, zone or var('happytalk_timezone'))) }}
+  {{ return(adapter.dispatch('happytalk_local', 'happytalk')(utc, zone or var('happytalk_timezone'))) }}
 {%- endmacro %}
 
 {% macro default__happytalk_local(utc, zone) -%}
@@ -126,13 +171,23 @@
   (({{ utc }}) at time zone 'UTC') at time zone '{{ zone }}'
 {%- endmacro %}
 
+{#- The three-argument convert_timezone: a TIMESTAMP_NTZ from one wall clock to another. -#}
+{% macro snowflake__happytalk_local(utc, zone) -%}
+  convert_timezone('UTC', '{{ zone }}', cast({{ utc }} as timestamp_ntz))
+{%- endmacro %}
+
+{#- TIMESTAMP(datetime) reads a DATETIME as UTC; DATETIME(timestamp, zone) is its wall clock there. -#}
+{% macro bigquery__happytalk_local(utc, zone) -%}
+  datetime(timestamp({{ utc }}), '{{ zone }}')
+{%- endmacro %}
+
 
 {#-
   happytalk_utc_of_local(local, zone): the wall-clock `timestamp` `local` in `zone` as a UTC
   `timestamp` (the inverse of happytalk_local), whatever the session's time zone.
 -#}
 {% macro happytalk_utc_of_local(local, zone) -%}
-  {{ return(adapter.dispatch('happytalk_utc_of_local')(local, zone)) }}
+  {{ return(adapter.dispatch('happytalk_utc_of_local', 'happytalk')(local, zone)) }}
 {%- endmacro %}
 
 {% macro default__happytalk_utc_of_local(local, zone) -%}
@@ -146,6 +201,15 @@
 
 {% macro duckdb__happytalk_utc_of_local(local, zone) -%}
   (({{ local }}) at time zone '{{ zone }}') at time zone 'UTC'
+{%- endmacro %}
+
+{% macro snowflake__happytalk_utc_of_local(local, zone) -%}
+  convert_timezone('{{ zone }}', 'UTC', cast({{ local }} as timestamp_ntz))
+{%- endmacro %}
+
+{#- TIMESTAMP(datetime, zone) is the instant that wall clock shows in `zone`. -#}
+{% macro bigquery__happytalk_utc_of_local(local, zone) -%}
+  datetime(timestamp({{ local }}, '{{ zone }}'), 'UTC')
 {%- endmacro %}
 
 
@@ -171,13 +235,19 @@
 {%- endmacro %}
 
 
-{#- happytalk_tags_text(column, columns): the tags as one string, `#a, #b`; null when none. -#}
+{#-
+  happytalk_tags_text(column, columns): the tags as one string, `#a, #b`; null when none. An
+  array column (target-postgres' `text[]`, DuckDB's `varchar[]`, BigQuery's ARRAY<STRING>) is
+  joined; JSON (PostgreSQL's json/jsonb, Snowflake's VARIANT or ARRAY as target-snowflake
+  loads arrays, BigQuery's JSON) or text holding a JSON array is parsed first.
+-#}
 {% macro happytalk_tags_text(column, columns) -%}
   {%- set data_type = columns.get(column | lower, '') -%}
-  {%- if 'json' in data_type -%}
-    {{ adapter.dispatch('happytalk_json_tags_text')(column) }}
+  {%- set is_array = data_type.endswith('[]') or data_type in ['array', 'text array'] or data_type.startswith('array<') -%}
+  {%- if adapter.type() == 'snowflake' or not is_array -%}
+    {{ adapter.dispatch('happytalk_json_tags_text', 'happytalk')(column) }}
   {%- else -%}
-    {{ adapter.dispatch('happytalk_array_tags_text')(column) }}
+    {{ adapter.dispatch('happytalk_array_tags_text', 'happytalk')(column) }}
   {%- endif -%}
 {%- endmacro %}
 
@@ -194,6 +264,10 @@
   nullif(array_to_string({{ column }}, ', '), '')
 {%- endmacro %}
 
+{% macro bigquery__happytalk_array_tags_text(column) -%}
+  nullif(array_to_string({{ column }}, ', '), '')
+{%- endmacro %}
+
 {#- Tags as a JSON array of strings (a loader that keeps them as json or jsonb). -#}
 {% macro default__happytalk_json_tags_text(column) -%}
   {{ happytalk_unsupported('happytalk_json_tags_text') }}
@@ -207,10 +281,19 @@
   nullif(array_to_string(cast(json_extract_string({{ column }}, '$[*]') as varchar[]), ', '), '')
 {%- endmacro %}
 
+{#- A VARIANT, an ARRAY or text: to_variant(parse_json(...)) of its JSON text either way. -#}
+{% macro snowflake__happytalk_json_tags_text(column) -%}
+  nullif(array_to_string(cast(parse_json(nullif(trim(to_varchar({{ column }})), '')) as array), ', '), '')
+{%- endmacro %}
+
+{% macro bigquery__happytalk_json_tags_text(column) -%}
+  nullif(array_to_string(json_value_array({{ column }}), ', '), '')
+{%- endmacro %}
+
 
 {#- happytalk_integer(column): the text as an integer; null when it is not one. -#}
 {% macro happytalk_integer(column) -%}
-  {{ return(adapter.dispatch('happytalk_integer')(column)) }}
+  {{ return(adapter.dispatch('happytalk_integer', 'happytalk')(column)) }}
 {%- endmacro %}
 
 {#- No standard SQL casts text to a number without failing on text that is not one. -#}
@@ -228,6 +311,15 @@
   case when regexp_matches(trim({{ column }}), '^[+-]?[0-9]{1,9}$') then cast(trim({{ column }}) as {{ dbt.type_int() }}) end
 {%- endmacro %}
 
+{#- Not try_to_number, which rounds '4.5' to 5 as DuckDB's try_cast does. -#}
+{% macro snowflake__happytalk_integer(column) -%}
+  case when regexp_like(trim({{ column }}), '^[+-]?[0-9]{1,9}$') then cast(trim({{ column }}) as {{ dbt.type_int() }}) end
+{%- endmacro %}
+
+{% macro bigquery__happytalk_integer(column) -%}
+  case when regexp_contains(trim({{ column }}), r'^[+-]?[0-9]{1,9}$') then cast(trim({{ column }}) as {{ dbt.type_int() }}) end
+{%- endmacro %}
+
 
 {#- happytalk_median(expression): the median (an aggregate), interpolated between the middle two. -#}
 {% macro happytalk_median(expression) -%}
@@ -240,7 +332,7 @@
   median, 0.9 the value nine in ten are at or under, interpolated between neighbours.
 -#}
 {% macro happytalk_percentile(expression, fraction) -%}
-  {{ return(adapter.dispatch('happytalk_percentile')(expression, fraction)) }}
+  {{ return(adapter.dispatch('happytalk_percentile', 'happytalk')(expression, fraction)) }}
 {%- endmacro %}
 
 {% macro default__happytalk_percentile(expression, fraction) -%}
@@ -255,13 +347,27 @@
   percentile_cont({{ fraction }}) within group (order by {{ expression }})
 {%- endmacro %}
 
+{% macro snowflake__happytalk_percentile(expression, fraction) -%}
+  percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{#-
+  BigQuery's percentile_cont is a window function only (approx_quantiles is approximate): the
+  group's values as an array, and the window over it.
+-#}
+{% macro bigquery__happytalk_percentile(expression, fraction) -%}
+  (select any_value(percentile) from (
+      select percentile_cont(value, {{ fraction }}) over () as percentile
+      from unnest(array_agg({{ expression }} ignore nulls)) as value))
+{%- endmacro %}
+
 
 {#-
   happytalk_date_part(part, expression): a field of a date or timestamp as a number: `year`,
   `hour`, `isodow` (the ISO weekday, 1 Monday to 7 Sunday).
 -#}
 {% macro happytalk_date_part(part, expression) -%}
-  {{ return(adapter.dispatch('happytalk_date_part')(part, expression)) }}
+  {{ return(adapter.dispatch('happytalk_date_part', 'happytalk')(part, expression)) }}
 {%- endmacro %}
 
 {#- Weekday numbering differs between databases (0 or 1 for Sunday, or Monday): no default. -#}
@@ -276,4 +382,47 @@
 
 {% macro duckdb__happytalk_date_part(part, expression) -%}
   cast(date_part('{{ part }}', {{ expression }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{#- dayofweekiso does not depend on the WEEK_START parameter; dayofweek would. -#}
+{% macro snowflake__happytalk_date_part(part, expression) -%}
+  cast(date_part({{ 'dayofweekiso' if part == 'isodow' else part }}, {{ expression }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{#- BigQuery's dayofweek is 1 for Sunday: shifted to ISO's 1 for Monday. -#}
+{% macro bigquery__happytalk_date_part(part, expression) -%}
+  {%- if part == 'isodow' -%}
+    cast(mod(extract(dayofweek from {{ expression }}) + 5, 7) + 1 as {{ dbt.type_int() }})
+  {%- else -%}
+    cast(extract({{ part }} from {{ expression }}) as {{ dbt.type_int() }})
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+  happytalk_week(expression): the Monday of the week of a date or timestamp, as a date. Not
+  dbt.date_trunc('week'): BigQuery's week starts on Sunday, Snowflake's on WEEK_START.
+-#}
+{% macro happytalk_week(expression) -%}
+  {{ return(adapter.dispatch('happytalk_week', 'happytalk')(expression)) }}
+{%- endmacro %}
+
+{% macro default__happytalk_week(expression) -%}
+  {{ happytalk_unsupported('happytalk_week') }}
+{%- endmacro %}
+
+{% macro postgres__happytalk_week(expression) -%}
+  cast(date_trunc('week', {{ expression }}) as date)
+{%- endmacro %}
+
+{% macro duckdb__happytalk_week(expression) -%}
+  cast(date_trunc('week', {{ expression }}) as date)
+{%- endmacro %}
+
+{% macro snowflake__happytalk_week(expression) -%}
+  dateadd(day, 1 - dayofweekiso({{ expression }}), cast({{ expression }} as date))
+{%- endmacro %}
+
+{% macro bigquery__happytalk_week(expression) -%}
+  date_trunc(cast({{ expression }} as date), isoweek)
 {%- endmacro %}

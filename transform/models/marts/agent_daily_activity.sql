@@ -11,6 +11,7 @@ with actions as (
 )
 
 select
+    source_relation,
     request_user as agent_login,
     requested_date_kst as activity_date_kst,
     min(case when agent_action = 'login' then requested_at_kst end) as first_login_at_kst,
@@ -21,5 +22,6 @@ select
     max(case when agent_action = 'logout' then requested_at_utc end) as last_logout_at_utc
 from actions
 group by
+    source_relation,
     request_user,
     requested_date_kst

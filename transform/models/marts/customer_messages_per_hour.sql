@@ -7,7 +7,9 @@
 
 with customer_messages as (
 
-    select {{ happytalk_local('sent_at_utc', reporting_zone) }} as sent_at_local
+    select
+        source_relation,
+        {{ happytalk_local('sent_at_utc', reporting_zone) }} as sent_at_local
     from {{ ref('stg_happytalk__chat_messages') }}
     where type = 'C'
         and user_type = 'C'
@@ -17,6 +19,7 @@ with customer_messages as (
 placed as (
 
     select
+        source_relation,
         cast(sent_at_local as date) as sent_date,
         {{ happytalk_date_part('hour', 'sent_at_local') }} as sent_hour
     from customer_messages
@@ -24,6 +27,7 @@ placed as (
 )
 
 select
+    source_relation,
     sent_date,
     {{ happytalk_date_part('isodow', 'sent_date') }} as sent_iso_weekday,
     sent_hour,
@@ -31,5 +35,6 @@ select
     count(*) as customer_messages
 from placed
 group by
+    source_relation,
     sent_date,
     sent_hour

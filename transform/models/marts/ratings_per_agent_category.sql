@@ -15,6 +15,7 @@ with rooms as (
 )
 
 select
+    source_relation,
     agent_name,
     max(agent_nickname) as agent_nickname,
     top_category_id,
@@ -33,6 +34,7 @@ select
     count(case when vote_comment is not null then 1 end) as commented_consultations
 from rooms
 group by
+    source_relation,
     agent_name,
     top_category_id,
     top_category,

@@ -15,7 +15,7 @@ with rooms as (
 said as (
 
     -- The conversation proper: messages, not memos; in the room's order.
-    select room_id, message_number, user_type, sent_at_utc
+    select source_relation, room_id, message_number, user_type, sent_at_utc
     from {{ ref('stg_happytalk__chat_messages') }}
     where type = 'C'
 
@@ -23,39 +23,44 @@ said as (
 
 first_question as (
 
-    select room_id, min(message_number) as message_number
+    select source_relation, room_id, min(message_number) as message_number
     from said
     where user_type = 'C'
-    group by room_id
+    group by source_relation, room_id
 
 ),
 
 first_answer as (
 
-    select said.room_id, min(said.message_number) as message_number
+    select said.source_relation, said.room_id, min(said.message_number) as message_number
     from said
     inner join first_question
-        on said.room_id = first_question.room_id
+        on said.source_relation = first_question.source_relation
+        and said.room_id = first_question.room_id
         and said.message_number > first_question.message_number
     where said.user_type = 'H'
-    group by said.room_id
+    group by said.source_relation, said.room_id
 
 ),
 
 times as (
 
     select
+        first_question.source_relation,
         first_question.room_id,
         question.sent_at_utc as first_customer_message_at_utc,
         answer.sent_at_utc as first_response_at_utc
     from first_question
     inner join said as question
-        on first_question.room_id = question.room_id
+        on first_question.source_relation = question.source_relation
+        and first_question.room_id = question.room_id
         and first_question.message_number = question.message_number
     left join first_answer
-        on first_question.room_id = first_answer.room_id
+        on first_question.source_relation = first_answer.source_relation
+        and first_question.room_id = first_answer.room_id
     left join said as answer
-        on first_answer.room_id = answer.room_id
+        on first_answer.source_relation = answer.source_relation
+        and first_answer.room_id = answer.room_id
         and first_answer.message_number = answer.message_number
 
 ),
@@ -85,11 +90,13 @@ joined as (
         end as rating
     from rooms
     left join times
-        on rooms.room_id = times.room_id
+        on rooms.source_relation = times.source_relation
+        and rooms.room_id = times.room_id
 
 )
 
 select
+    source_relation,
     room_id,
     outcome,
     outcome in ('answered', 'open unanswered', 'closed unanswered') as is_consultation,
@@ -98,8 +105,7 @@ select
     cast({{ happytalk_local('opened_at_utc', reporting_zone) }} as date) as opened_date,
     -- Truncating the wall-clock timestamp (not a date, which PostgreSQL would turn into an
     -- instant in the session's time zone).
-    cast({{ dbt.date_trunc('week', happytalk_local('opened_at_utc', reporting_zone)) }} as date)
-        as opened_week,
+    {{ happytalk_week(happytalk_local('opened_at_utc', reporting_zone)) }} as opened_week,
     opened_date_kst,
     opened_at_kst,
     opened_at_utc,

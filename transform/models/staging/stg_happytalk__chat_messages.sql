@@ -1,23 +1,14 @@
-{#- One row per message (its latest copy: the tap re-sends a room's messages with the room). -#}
-{%- set raw = source('happytalk', 'chat_messages') -%}
-{%- set columns = happytalk_columns(raw) -%}
+{#-
+  One row per message of each account (its latest copy: the tap re-sends a room's messages with
+  the room). Keys are unique within an account (source_relation), not across accounts.
+-#}
 
 with loaded as (
+    {%- for account, raw in happytalk_source_relations('chat_messages') %}
+    {%- set columns = happytalk_columns(raw) %}
 
     select
-        *,
-        row_number() over (
-            partition by id order by {{ happytalk_load_order(columns) }}
-        ) as copy_rank,
-        count(*) over (partition by id) as copies_loaded
-    from {{ raw }}
-    where {{ happytalk_not_deleted(columns) }}
-
-),
-
-latest as (
-
-    select
+        {{ happytalk_source_relation_literal(account) }} as source_relation,
         {{ happytalk_text('id') }} as message_id,
         {{ happytalk_text('room_id') }} as room_id,
         {{ happytalk_text('from_id') }} as from_id,
@@ -28,19 +19,32 @@ latest as (
         {{ happytalk_raw_text('contents') }} as contents,
         {{ happytalk_utc('send_date', columns) }} as sent_at_utc,
         {{ happytalk_utc('read_date', columns) }} as read_at_utc,
-        copies_loaded
-    from loaded
+        row_number() over (
+            partition by id order by {{ happytalk_load_order(columns) }}
+        ) as copy_rank,
+        count(*) over (partition by id) as copies_loaded
+    from {{ raw }}
+    where {{ happytalk_not_deleted(columns) }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+latest as (
+
+    select * from loaded
     where copy_rank = 1
 
 )
 
 select
+    source_relation,
     message_id,
     room_id,
     -- The conversation's order: by send time, then by id as a number (ids are auto-increment
     -- numbers as text: shorter is smaller).
     row_number() over (
-        partition by room_id order by sent_at_utc, {{ dbt.length('message_id') }}, message_id
+        partition by source_relation, room_id order by sent_at_utc, {{ dbt.length('message_id') }}, message_id
     ) as message_number,
     type,
     {{ happytalk_label('type', 'message_type') }} as type_label,

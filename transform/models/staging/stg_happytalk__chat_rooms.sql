@@ -1,30 +1,15 @@
 {#-
-  One row per consultation room: its latest copy. A room that was delivered closed beats any
-  copy of it delivered open (HappyTalk does not reopen a room); among copies alike, the one
-  delivered last (the last line in JSONL; `_sdc_extracted_at` in PostgreSQL) wins.
+  One row per consultation room of each account: its latest copy. A room that was delivered
+  closed beats any copy of it delivered open (HappyTalk does not reopen a room); among copies
+  alike, the one delivered last (the last line in JSONL; `_sdc_extracted_at` in PostgreSQL) wins.
+  Keys are unique within an account (source_relation).
 -#}
-{%- set raw = source('happytalk', 'chat_rooms') -%}
-{%- set columns = happytalk_columns(raw) -%}
-
 with loaded as (
+    {%- for account, raw in happytalk_source_relations('chat_rooms') %}
+    {%- set columns = happytalk_columns(raw) %}
 
     select
-        *,
-        row_number() over (
-            partition by id
-            order by
-                case when {{ happytalk_utc('complate_date', columns) }} is null then 1 else 0 end,
-                {{ happytalk_load_order(columns) }}
-        ) as copy_rank,
-        count(*) over (partition by id) as copies_loaded
-    from {{ raw }}
-    where {{ happytalk_not_deleted(columns) }}
-
-),
-
-latest as (
-
-    select
+        {{ happytalk_source_relation_literal(account) }} as source_relation,
         {{ happytalk_text('id') }} as room_id,
         {{ happytalk_raw_text('title') }} as title,
         {{ happytalk_text('counselor_name') }} as agent_name,
@@ -60,13 +45,29 @@ latest as (
         {{ happytalk_integer(happytalk_text('vote_score')) }} as vote_score,
         {{ happytalk_text('vote_score') }} as vote_score_text,
         {{ happytalk_raw_text('vote_comment') }} as vote_comment,
-        copies_loaded
-    from loaded
+        row_number() over (
+            partition by id
+            order by
+                case when {{ happytalk_utc('complate_date', columns) }} is null then 1 else 0 end,
+                {{ happytalk_load_order(columns) }}
+        ) as copy_rank,
+        count(*) over (partition by id) as copies_loaded
+    from {{ raw }}
+    where {{ happytalk_not_deleted(columns) }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+latest as (
+
+    select * from loaded
     where copy_rank = 1
 
 )
 
 select
+    source_relation,
     room_id,
     title,
     status,

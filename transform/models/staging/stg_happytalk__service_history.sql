@@ -1,23 +1,13 @@
-{#- One row per service-history event (its latest copy), times in UTC and Korea time, codes decoded. -#}
-{%- set raw = source('happytalk', 'service_history') -%}
-{%- set columns = happytalk_columns(raw) -%}
-
+{#-
+  One row per service-history event of each account (its latest copy), times in UTC and Korea
+  time, codes decoded. Keys are unique within an account (source_relation).
+-#}
 with loaded as (
+    {%- for account, raw in happytalk_source_relations('service_history') %}
+    {%- set columns = happytalk_columns(raw) %}
 
     select
-        *,
-        row_number() over (
-            partition by id order by {{ happytalk_load_order(columns) }}
-        ) as copy_rank,
-        count(*) over (partition by id) as copies_loaded
-    from {{ raw }}
-    where {{ happytalk_not_deleted(columns) }}
-
-),
-
-latest as (
-
-    select
+        {{ happytalk_source_relation_literal(account) }} as source_relation,
         {{ happytalk_text('id') }} as event_id,
         {{ happytalk_text('type') }} as type,
         {{ happytalk_text('kind') }} as kind,
@@ -27,13 +17,26 @@ latest as (
         {{ happytalk_text('apply_id') }} as apply_id,
         {{ happytalk_text('apply_content') }} as apply_content,
         {{ happytalk_utc('apply_date', columns) }} as applied_at_utc,
-        copies_loaded
-    from loaded
+        row_number() over (
+            partition by id order by {{ happytalk_load_order(columns) }}
+        ) as copy_rank,
+        count(*) over (partition by id) as copies_loaded
+    from {{ raw }}
+    where {{ happytalk_not_deleted(columns) }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+latest as (
+
+    select * from loaded
     where copy_rank = 1
 
 )
 
 select
+    source_relation,
     event_id,
     type,
     {{ happytalk_label('type', 'service_type') }} as type_label,

@@ -14,15 +14,15 @@ with span as (
 
 instants as (
 
-    select room_id, opened_at_utc as at_utc from {{ ref('room_response_times') }}
+    select source_relation, room_id, opened_at_utc as at_utc from {{ ref('room_response_times') }}
     union all
-    select room_id, first_response_at_utc from {{ ref('room_response_times') }}
+    select source_relation, room_id, first_response_at_utc from {{ ref('room_response_times') }}
     union all
-    select room_id, closed_at_utc from {{ ref('room_response_times') }}
+    select source_relation, room_id, closed_at_utc from {{ ref('room_response_times') }}
 
 )
 
-select instants.room_id, instants.at_utc
+select instants.source_relation, instants.room_id, instants.at_utc
 from instants
 cross join span
 where instants.at_utc is not null
