@@ -30,7 +30,6 @@ from .conftest import PROJECT, load_script, target_postgres_env
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
-    from types import ModuleType
 
 TRANSFORM = PROJECT / "transform"
 KOREA = dt.timezone(dt.timedelta(hours=9))
@@ -487,10 +486,6 @@ def load_postgres(connection: Any, schema: str) -> None:
 # --- building it -----------------------------------------------------------------------------
 
 
-def load_analytics() -> ModuleType:
-    return load_script("analytics")
-
-
 @dataclass
 class Built:
     query: Callable[[str], list[tuple[Any, ...]]]
@@ -521,7 +516,7 @@ def duckdb_oracle(request, jsonl: Path, tmp_path_factory) -> Iterator[tuple[str,
 
     scenario = request.param
     database = tmp_path_factory.mktemp(f"oracle-duckdb-{scenario}") / "happytalk.duckdb"
-    build = load_analytics().build(jsonl, database, SCENARIOS[scenario] or None)
+    build = load_script("analytics").build(jsonl, database, SCENARIOS[scenario] or None)
     with duckdb.connect(str(database), read_only=True) as connection:
 
         def query(sql: str) -> list[tuple[Any, ...]]:
@@ -776,7 +771,7 @@ def test_postgres_answers_the_hand_worked_fixture(postgres_oracle, check):
 def test_duckdb_summary_adds_up_and_says_what_the_fixture_says(duckdb_oracle):
     """The `make demo` summary over the fixture: every room in one column, weeks add up."""
     _, built = duckdb_oracle
-    analytics = load_analytics()
+    analytics = load_script("analytics")
     text = analytics.report(analytics.Build(built.database, built.statuses))
     table = {
         line.split()[0]: [int(n) for n in line.split()[1:7]]
@@ -808,7 +803,7 @@ def test_duckdb_summary_adds_up_and_says_what_the_fixture_says(duckdb_oracle):
 
 
 def test_a_misspelt_schedule_stops_the_build(jsonl, tmp_path):
-    analytics = load_analytics()
+    analytics = load_script("analytics")
     with pytest.raises(analytics.DbtBuildError, match="'funday' is not a weekday"):
         analytics.build(
             jsonl,

@@ -55,7 +55,6 @@ from .conftest import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from types import ModuleType
 
 TRANSFORM = PROJECT / "transform"
 STREAMS = ("service_history", "chat_rooms", "chat_messages")
@@ -239,10 +238,6 @@ def dbt_build(target: str, env: dict[str, str], scratch: Path) -> dict[str, str]
     return {str(r["unique_id"]): str(r["status"]) for r in results["results"]}
 
 
-def load_analytics() -> ModuleType:
-    return load_script("analytics")
-
-
 @dataclass
 class Built:
     """A finished build: how to query its models, and what the sample held."""
@@ -412,7 +407,7 @@ def duckdb_out_of_order(duckdb_runs: TapRuns, tmp_path_factory) -> Iterator[Buil
     with (output / "chat_rooms.jsonl").open("a", encoding="utf-8") as file:
         file.write(json.dumps({**known, **moved, "complate_date": None}) + "\n")
     added = {"chat": {**known_chat, **moved, "complate_date": "0000-00-00 00:00:00"}, "message": []}
-    build = load_analytics().build(output)
+    build = load_script("analytics").build(output)
     # The undocumented status is flagged (the source's status test warns), not fatal.
     warned = {key for key, status in build.statuses.items() if status == "warn"}
     assert warned, build.statuses
@@ -459,7 +454,7 @@ def built_report(built: Built) -> Path:
 
 def test_summarize_says_which_jsonl_files_are_missing(tmp_path):
     (tmp_path / "service_history.jsonl").touch()
-    analytics = load_analytics()
+    analytics = load_script("analytics")
     with pytest.raises(FileNotFoundError, match=r"chat_rooms\.jsonl, chat_messages\.jsonl"):
         analytics.summarize(tmp_path)
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .test_analytics_oracle import load_analytics, write_jsonl
+from .conftest import load_script
+from .test_analytics_oracle import write_jsonl
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,7 +88,7 @@ def chromium() -> str:
 def report(tmp_path_factory) -> tuple[Path, str]:
     """The fixture's report.html, written by `summarize` as `make demo` writes it; the summary."""
     output = write_jsonl(tmp_path_factory.mktemp("report") / "output")
-    summary = load_analytics().summarize(output)
+    summary = load_script("analytics").summarize(output)
     return output / "report.html", summary
 
 
