@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from local_happytalk.chats import CHAT_ROOM_LISTS_PATH, korea_now, sample_rooms
-from local_happytalk.server import Fault
+from local_happytalk.server import Fault, sample_events
 
 from .conftest import PROJECT, run_until_stopped
 from .test_chats import (
@@ -392,3 +392,25 @@ def test_an_answer_echoing_the_token_never_shows_it(tmp_path):
     assert any("retry 1 of 2" in line for line in warnings(run))
     assert server.token not in run.stderr
     assert server.token not in run.stdout
+
+
+def test_service_history_resumes_from_the_previous_releases_state(tmp_path):
+    events = sample_events(DAY1, 5, 4)
+    with serve(events=events) as server:
+        run = run_streams(
+            tmp_path,
+            config_for(server, days=5),
+            ["service_history"],
+            state=upgrade_state("every-stream.json"),
+        )
+        asked = sorted({r.start_date[:10] for r in server.requests if r.start_date})
+
+    assert run.returncode == 0, run.stderr
+    assert asked == ["2024-03-04", "2024-03-05"]
+    assert {r["request_date"][:10] for r in sent(run, "service_history")} == {
+        "2024-03-04",
+        "2024-03-05",
+    }
+    assert run.states[-1]["bookmarks"]["service_history"]["replication_key_value"] == (
+        "2024-03-06T00:00:00+09:00"
+    )
