@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo install dist bench faults clean holidays
+.PHONY: test lint demo install dist bench faults soak clean holidays
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -52,3 +52,9 @@ bench: $(INSTALLED)
 # Robustness: prints the fault matrix the README quotes.
 faults: $(INSTALLED)
 	$(BIN)/python benchmarks/faults.py
+
+# Endurance: a month of hourly runs with faults, against the ground truth (not part of `test`).
+# Shorter: make soak SOAK_ARGS="--days 3"
+SOAK_ARGS ?=
+soak: $(INSTALLED)
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)

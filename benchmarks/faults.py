@@ -1,8 +1,10 @@
 """The fault matrix: every fault the local HappyTalk server can inject, and what reached the target.
 
 Each scenario runs the tap as a subprocess against the local server on 127.0.0.1 with the fault
-injected on one day of six (20 events a day). A run that fails or is stopped is followed, as the
-next scheduled run would be, by one resumed from the last STATE it emitted, with the fault gone.
+injected on one day of six (20 events a day). A run that fails, is stopped, ends incomplete
+(exit code 3) or was answered without data for a day (which it takes as empty for now, and
+asks again in later runs) is followed, as the next scheduled run would be, by one resumed from
+the last STATE it emitted, with the fault gone.
 The table counts records across those runs: expected (what HappyTalk's answers legitimately
 held), delivered, lost, duplicated; checks that the token appeared in no output; and gives the
 outcome the tap decided on, with what the scenario checks besides (the one error line, a
@@ -54,6 +56,7 @@ IN_FLIGHT_SECONDS = 0.3
 PROMPT_STOP_SECONDS = 5.0
 ERROR_MARK = "| ERROR"
 RETRIED = re.compile(r"\bretry \d+ of \d+")
+INCOMPLETE = 3  # the tap's exit code for a run that set units aside (README, Errors)
 
 
 @dataclass
@@ -68,8 +71,11 @@ class Scenario:
     # the request for `day` is being answered.
     stop: signal.Signals | None = None
     in_flight: bool = False
-    # Records HappyTalk's answers held, when a fault replaces a day's answer.
+    # Records HappyTalk's answers held, when a fault replaces a day's answer with other records.
     replaces_day: bool = False
+    # The fault answers a day successfully without data: its events are still expected, from
+    # the next run, which asks the day again.
+    follow_up: bool = False
     # Rows a fault adds that HappyTalk's answers legitimately held: expected, like the events.
     extra_rows: list[dict[str, Any]] = field(default_factory=list)
     # What the one error line of a failed first run must name.
@@ -152,8 +158,8 @@ def scenarios() -> list[Scenario]:
             untrusted_tls=True,
             error_names=("TLS certificate of 127.0.0.1 failed verification",),
         ),
-        Scenario("data missing", [body(result="success")], replaces_day=True),
-        Scenario("data null", [body(result="success", data=None)], replaces_day=True),
+        Scenario("data missing", [body(result="success")], follow_up=True),
+        Scenario("data null", [body(result="success", data=None)], follow_up=True),
         Scenario("data not a list", [body(result="success", data={"rows": 1})]),
         Scenario(
             "a record without request_date", [body(result="success", data=[row(request_date=None)])]
@@ -398,7 +404,8 @@ def play(scenario: Scenario, scratch: Path) -> Played:
                 [{"id": LATE_ID, "type": "A", "kind": "S", "request_date": f"{late}"}]
             )
             config |= {"end_margin_seconds": 0}
-        if runs[0].returncode != 0 or scenario.stop or scenario.late_commit:
+        again = scenario.stop or scenario.late_commit or scenario.follow_up
+        if runs[0].returncode != 0 or again:
             server.clear_faults()  # the next scheduled run finds HappyTalk healthy
             if scenario.untrusted_tls:  # ... and its certificate fixed
                 server = stack.enter_context(
@@ -466,6 +473,9 @@ def describe(scenario: Scenario, runs: list[TapRun], redirected: int | None) -> 
         outcome.add("resumed from its last STATE")
     elif first.returncode == 0:
         outcome.add(completed(first))
+    elif first.returncode == INCOMPLETE:
+        outcome.add("incomplete (exit 3), units set aside")
+        outcome.add("resumed")
     else:
         failed(scenario, first, outcome)
         if redirected is not None:
@@ -479,6 +489,18 @@ def describe(scenario: Scenario, runs: list[TapRun], redirected: int | None) -> 
         outcome.add("resumed")
     if scenario.check_types:
         check_types(scenario, runs, outcome)
+    if scenario.follow_up:
+        came = [any(day_of(r) == FAULT_DAY for r in run.records) for run in runs]
+        if came[0]:
+            outcome.add("the day came in the same run")
+        else:
+            later = any(came[1:])
+            outcome.add(
+                "the day came with the next run"
+                if later
+                else "the next run did not ask the day again",
+                problem=not later,
+            )
     if scenario.late_commit:
         found = any(r["id"] == LATE_ID for run in runs for r in run.records)
         outcome.add(
@@ -511,9 +533,14 @@ def completed(run: TapRun) -> str:
         result = "split into halves, completed"
     elif RETRIED.search(run.log):
         result = "retried, completed"
-    if run.says("without 'data'", "does not describe", "dated outside the range"):
+    if run.says("without 'data'", "without data", "does not describe", "dated outside the range"):
         result += " with a warning"
     return result
+
+
+def day_of(record: dict[str, Any]) -> str:
+    """The day of a record's `request_date` (as the tap sends it: with its offset)."""
+    return str(record.get("request_date") or "")[:10]
 
 
 def failed(scenario: Scenario, run: TapRun, outcome: Outcome) -> None:
