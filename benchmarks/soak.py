@@ -60,8 +60,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from local_happytalk.chats import CHAT_DATA_PATH, CHAT_ROOM_LISTS_PATH, ZERO_DATE
-from local_happytalk.server import Fault, LocalHappyTalk
+from local_happytalk.chats import CHAT_DATA_PATH, CHAT_PATHS, CHAT_ROOM_LISTS_PATH, ZERO_DATE
+from local_happytalk.server import Fault, LocalHappyTalk, ReceivedRequest
 from tap_happytalk.tap import TapHappyTalk
 
 if TYPE_CHECKING:
@@ -256,7 +256,22 @@ class Planned:
     at: dt.datetime
     faults: list[tuple[Fault, dict[str, Any]]] = field(default_factory=list)
     kill_after: int | None = None
-    notes: list[str] = field(default_factory=list)
+    # Faults that must meet a request of this run: what they are, the path (None: service
+    # history) and the day they answer.
+    notes: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+    def unmet(self, requests: list[ReceivedRequest]) -> list[str]:
+        """The `notes` no request of the run met (the run ended before it asked)."""
+        return [
+            what
+            for what, path, day in self.notes
+            if not any(
+                (r.path == path and r.sdate == day)
+                if path
+                else (r.path not in CHAT_PATHS and (r.start_date or "").startswith(day))
+                for r in requests
+            )
+        ]
 
 
 def no_data() -> Fault:
@@ -289,7 +304,7 @@ def plan_runs(rng: random.Random, world: World, days: int) -> tuple[list[Planned
         run = runs[rng.choice(quiet)]
         day = wall(run.at - dt.timedelta(minutes=5)).date().isoformat()
         run.faults.append((no_data(), {"day": day, "path": path}))
-        run.notes.append(f"{what} of {day} answered without data")
+        run.notes.append((f"{what} of {day} answered without data", path, day))
         described.append(f"{what} of {day} answered without data by the run at {wall(run.at)}")
     bursts = kills = 0
     for run in runs:
@@ -532,6 +547,7 @@ def main() -> None:  # noqa: PLR0915 - the soak's one loop and its report
     largest_units = (0, 0, SIM_START)
     state: dict[str, Any] | None = None
     seconds: list[float] = []
+    unmet: list[str] = []
     with (
         tempfile.TemporaryDirectory() as scratch,
         LocalHappyTalk(clock=clock.korea, **options) as server,
@@ -544,6 +560,7 @@ def main() -> None:  # noqa: PLR0915 - the soak's one loop and its report
             for fault, scope in run.faults:
                 server.inject(fault, **scope)
             result = tap.run(run.at, state, run.kill_after)
+            unmet += run.unmet(server.requests)
             requests.update(request.path for request in server.requests)
             server.requests.clear()
             target.take(result)
@@ -581,6 +598,7 @@ def main() -> None:  # noqa: PLR0915 - the soak's one loop and its report
         ),
         "faults:",
         *(f"  {line}" for line in described),
+        *(f"  NOT MET (the run asked no such request): {what}" for what in unmet),
         f"  {world.ties} groups of 3 to 5 rooms opened in the same second"
         + (" (their order shuffled on every page)" if options else " (shuffle_ties not offered)"),
         *lines,
