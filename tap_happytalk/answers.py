@@ -114,17 +114,18 @@ def _fail_detail(body: dict[str, Any], token: str) -> str:
     return redact(detail, token)
 
 
-def service_history_rows(body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]]:
+def service_history_rows(body: dict[str, Any], window: DayWindow) -> list[dict[str, Any]] | None:
     """The rows of a successful service-history answer, in the order HappyTalk sent them.
+
+    None for a success without data (no `data`, `null`, `{}`): maybe an honest empty day,
+    maybe a glitch; the stream takes it as empty for now and asks again later (`unconfirmed`).
 
     Raises:
         HappyTalkResponseError: `data` is not a list of records.
     """
     data = body.get("data")
-    if data is None:
-        # An empty day may come without a list; say so, since it could also hide a fault.
-        logger.warning("HappyTalk answered %s without 'data': taken as no events", window)
-        return []
+    if data is None or data == {}:
+        return None
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
         msg = f"HappyTalk's answer for {window} has 'data' that is not a list of records"
         raise HappyTalkResponseError(msg)
@@ -137,17 +138,23 @@ class RoomListPage:
 
     rooms: list[dict[str, Any]]
     total: int | None  # None when HappyTalk sent no `total_count`
+    # A first page answered successfully without data (`data` or `chat_list` missing, null or
+    # empty in another shape): maybe an honest empty day, maybe a glitch; asked again later.
+    unconfirmed: bool = False
 
 
 def room_list_page(body: dict[str, Any], what: str, page: int, page_size: int) -> RoomListPage:
     """A room-list page's rooms and HappyTalk's `total_count` (a number, or its text).
 
     Raises:
-        UndocumentedAnswerError: No `data`, no `chat_list` of rooms, a room without an id
+        UndocumentedAnswerError: No `data` object or `chat_list` of rooms past the first page
+            (a first page without them is `unconfirmed`), a room without an id
             or a `Y-m-d H:i:s` opening time, a `total_count` that is not a number, rooms on a
             page that starts past `total_count`, or a last page that ends before it.
     """
     data = body.get("data")
+    if page == 1 and _without_data(data):
+        return RoomListPage([], None, unconfirmed=True)
     if not isinstance(data, dict):
         msg = f"HappyTalk's answer for {what} has no 'data' object"
         raise UndocumentedAnswerError(msg)
@@ -172,6 +179,13 @@ def room_list_page(body: dict[str, Any], what: str, page: int, page_size: int) -
         )
         raise UndocumentedAnswerError(msg)
     return RoomListPage(rooms, total)
+
+
+def _without_data(data: object) -> bool:
+    """A success that holds no list at all: no `data`, `null`, `[]`, `{}`, no `chat_list`."""
+    if data is None or data in ([], {}):
+        return True
+    return isinstance(data, dict) and data.get("chat_list") is None
 
 
 def room_data(

@@ -15,14 +15,20 @@ import os
 import re
 import sys
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_happytalk.errors import ConfigError, TapHappyTalkError, redact
+from tap_happytalk.errors import (
+    INCOMPLETE_EXIT_CODE,
+    ConfigError,
+    IncompleteDataError,
+    TapHappyTalkError,
+    redact,
+)
 from tap_happytalk.settings import ENV_PREFIX, Settings, unknown_settings
 
 if TYPE_CHECKING:
@@ -52,7 +58,14 @@ SCHEMA_WORDING = (
 
 
 class OneLineErrorTap(Tap):
-    """The SDK's Tap, whose every command-line entry point fails in one line with exit 1."""
+    """The SDK's Tap, whose every command-line entry point fails in one line with exit 1.
+
+    A sync that went through with units set aside exits with `INCOMPLETE_EXIT_CODE` instead.
+    """
+
+    # The streams that ended the last sync of this process with units failed, and how many
+    # (`note_incomplete`); read once the SDK's `invoke` returns (its `sync_all` is final).
+    incomplete: ClassVar[dict[str, int]] = {}
 
     @override
     @classmethod
@@ -94,7 +107,16 @@ class OneLineErrorTap(Tap):
         config = kwargs.get("config")
         with cls._one_line_errors(config):
             cls._check_config(config, complete=not kwargs.get("about"))
+            cls.incomplete = {}
             super().invoke(**kwargs)
+            if cls.incomplete:
+                counts = ", ".join(f"{stream} {n}" for stream, n in cls.incomplete.items())
+                msg = (
+                    f"The run is done but the data is incomplete: units failed and were set "
+                    f"aside ({counts}); the STATE written keeps them, and the next run asks "
+                    "them again"
+                )
+                raise IncompleteDataError(msg)
 
     @override
     @classmethod
@@ -174,6 +196,9 @@ class OneLineErrorTap(Tap):
         except ConfigValidationError as exc:
             problems = "; ".join(_in_our_words(error) for error in exc.errors) or str(exc)
             cls._fail(redact(problems, str(token or "")))
+        except IncompleteDataError as exc:
+            cls.logger.warning(redact(str(exc), str(token or "")))
+            sys.exit(INCOMPLETE_EXIT_CODE)
         except TapHappyTalkError as exc:
             cls._fail(redact(str(exc), str(token or "")))
         except MappingError as exc:  # an expression that fails on a record, or a stream map

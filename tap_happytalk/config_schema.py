@@ -137,6 +137,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "set_aside_days",
+        th.IntegerType(minimum=1, maximum=MAX_RECHECK_DAYS),
+        default=7,
+        title="Failing units: ask again for (days)",
+        description=(
+            "A unit that still fails after a run's retries (a room, a day's room list, a "
+            "service-history window answering 5xx or an undocumented shape) is set aside: the "
+            "run goes on with every other unit and exits with code 3, and every later run asks "
+            "it again, sending it whole once it answers; for at most this many days after it "
+            "first failed, after which it is given up with a warning."
+        ),
+    ),
+    th.Property(
         "closed_room_grace_minutes",
         th.IntegerType(minimum=0, maximum=MAX_GRACE_MINUTES),
         default=60,

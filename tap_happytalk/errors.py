@@ -37,6 +37,22 @@ class HappyTalkUnavailableError(TapHappyTalkError):
     """
 
 
+class UnitUnavailableError(HappyTalkUnavailableError):
+    """One unit (a window, a day's list, a room) could not be had after every retry."""
+
+
+class IncompleteDataError(TapHappyTalkError):
+    """The run went through, but units were set aside or given up: the data is incomplete.
+
+    Raised once every stream has synced and written its STATE; the command line reports it
+    as a WARNING and exits with `INCOMPLETE_EXIT_CODE`, not 1.
+    """
+
+
+# A run's exit code when it ended with units set aside (`IncompleteDataError`).
+INCOMPLETE_EXIT_CODE = 3
+
+
 class HappyTalkResponseError(TapHappyTalkError):
     """HappyTalk answered with something that is not the answer its API documents."""
 

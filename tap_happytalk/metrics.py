@@ -1,4 +1,4 @@
-"""The tap's metrics, as the SDK logs them: its HTTP requests, and rooms given up."""
+"""The tap's metrics, as the SDK logs them: its HTTP requests, and units set aside or given up."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from singer_sdk import metrics
 PER_ROOM_KINDS = frozenset({"room", "page"})
 
 
-class RoomMetric(str, enum.Enum):
-    """The tap's own metric names, beside the SDK's `metrics.Metric`."""
+class ProgressMetric(str, enum.Enum):
+    """The tap's own metric names, beside the SDK's `metrics.Metric`: a stream's progress."""
 
-    OPEN_ROOMS_GIVEN_UP = "open_rooms_given_up"
+    UNITS_SET_ASIDE = "units_set_aside"  # units to ask again at a run's end, by why
+    UNITS_GIVEN_UP = "units_given_up"  # units this run gave up, by why
 
 
 class RequestMetrics:
@@ -73,12 +74,13 @@ class RequestMetrics:
             self._counters.clear()
 
 
-def log_rooms_given_up(stream: str, count: int) -> None:
-    """One counter point: open rooms this run stopped re-reading (`open_room_recheck_days`)."""
-    point = metrics.Point(
-        "counter",
-        metric=cast("metrics.Metric", RoomMetric.OPEN_ROOMS_GIVEN_UP),
-        value=count,
-        tags={metrics.Tag.STREAM: stream},
-    )
-    metrics.log(metrics.get_metrics_logger(), point)
+def log_units(stream: str, metric: ProgressMetric, counts: dict[str, int]) -> None:
+    """One counter point per reason (`why`): units of a stream's progress at a run's end."""
+    for why, count in counts.items():
+        point = metrics.Point(
+            "counter",
+            metric=cast("metrics.Metric", metric),
+            value=count,
+            tags={metrics.Tag.STREAM: stream, "why": why},
+        )
+        metrics.log(metrics.get_metrics_logger(), point)

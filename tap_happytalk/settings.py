@@ -122,6 +122,7 @@ class Settings:
     end_margin: dt.timedelta
     open_room_recheck: dt.timedelta
     closed_room_grace: dt.timedelta
+    set_aside: dt.timedelta
     window_hours: int
     max_concurrent_requests: int
     max_requests_per_minute: int | None
@@ -197,6 +198,7 @@ class Settings:
             closed_room_grace=dt.timedelta(
                 minutes=_required_int(config, "closed_room_grace_minutes")
             ),
+            set_aside=dt.timedelta(days=_required_int(config, "set_aside_days")),
             window_hours=_required_int(config, "window_size_hours"),
             max_concurrent_requests=_required_int(config, "max_concurrent_requests"),
             max_requests_per_minute=_int_setting(config, "max_requests_per_minute"),

@@ -75,6 +75,13 @@ class TapHappyTalk(OneLineErrorTap):
             if isinstance(stream, HappyTalkStream):
                 stream.request_stop()
 
+    def note_incomplete(self, stream: str, units: int) -> None:
+        """A stream ends its run with this many units failed (set aside, or given up)."""
+        if units:
+            type(self).incomplete[stream] = units
+        else:
+            type(self).incomplete.pop(stream, None)
+
     @override
     def load_state(self, state: dict[str, Any]) -> None:
         """The SDK's state loading, after carrying a previous release's state forward."""

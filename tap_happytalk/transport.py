@@ -28,7 +28,12 @@ import msgspec
 import requests
 
 from tap_happytalk.answers import decode
-from tap_happytalk.errors import HappyTalkUnavailableError, UndocumentedAnswerError, redact
+from tap_happytalk.errors import (
+    HappyTalkUnavailableError,
+    UndocumentedAnswerError,
+    UnitUnavailableError,
+    redact,
+)
 from tap_happytalk.metrics import RequestMetrics
 from tap_happytalk.pacing import PacerClosedError, RequestPacer
 from tap_happytalk.transport_failures import permanent_failure, was_refused
@@ -326,7 +331,7 @@ class _TransientError(Exception):
         self.splittable = splittable and not throttled
 
 
-class RetriesExhaustedError(HappyTalkUnavailableError):
+class RetriesExhaustedError(UnitUnavailableError):
     """Every retry of one request failed; a window may still be asked in halves."""
 
     def __init__(self, message: str, last: _TransientError) -> None:

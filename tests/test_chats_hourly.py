@@ -121,7 +121,7 @@ def test_deselecting_one_chat_stream_never_moves_the_others_state(tmp_path):
     # Selected again, the messages continue from their own point: days 3 and 4.
     days_3_and_4 = [r for r in want.rooms if r["reg_date"] >= "2024-03-03"]
     assert sent(back, MESSAGES) == [m for r in days_3_and_4 for m in want.messages[r["id"]]]
-    assert back.states[-1]["bookmarks"][ROOMS] == later[ROOMS] | {"open_rooms": []}
+    assert back.states[-1]["bookmarks"][ROOMS] == later[ROOMS]
 
 
 # --- 3. Paging exact under drift, end to end -------------------------------------------------
@@ -199,7 +199,7 @@ def test_a_room_open_longer_than_the_recheck_period_is_given_up_with_a_warning(t
         # A day later, as the schedule sees it: the state says the old room opened 3 days ago.
         state = json.loads(json.dumps(first.states[-1]))
         for stream in CHATS:
-            for entry in state["bookmarks"][stream]["open_rooms"]:
+            for entry in state["bookmarks"][stream]["ask_again"]:
                 if entry["id"] == old:
                     entry["reg_date"] = (
                         dt.datetime.fromisoformat(entry["reg_date"]) - dt.timedelta(days=2)
@@ -210,9 +210,14 @@ def test_a_room_open_longer_than_the_recheck_period_is_given_up_with_a_warning(t
 
     assert first.returncode == second.returncode == 0, second.stderr
     assert sorted(open_room_ids(first.states[-1])) == sorted([old, young])
-    (warning,) = [line for line in warnings(second) if "no longer read again" in line]
-    assert "1 rooms opened more than open_room_recheck_days (2) ago" in warning
-    assert '"metric":"open_rooms_given_up","value":1' in second.stderr
+    given_up = [line for line in warnings(second) if "given up" in line]
+    assert len(given_up) == 2, given_up  # one per stream, each its own progress
+    warning = given_up[0]
+    assert "chat_rooms: 1 units given up" in warning
+    assert "1 open (rooms still open open_room_recheck_days (2) after opening" in warning
+    assert '"metric":"units_given_up","value":1' in second.stderr
+    assert '"why":"open"' in second.stderr
+    assert second.states[-1]["bookmarks"][ROOMS]["given_up"] == {"open": 1}
     assert chat_data_requests(requests) == [young]
     assert open_room_ids(second.states[-1]) == [young]
 
@@ -356,7 +361,7 @@ def test_a_room_happytalk_did_not_know_once_is_asked_again_next_run(tmp_path):
     assert first.returncode == second.returncode == 0, second.stderr
     assert [r["id"] for r in sent(first, ROOMS)] == [room]  # as listed, without messages
     assert sent(first, MESSAGES) == []
-    assert first.states[-1]["bookmarks"][ROOMS]["open_rooms"][0]["missing"] is True
+    assert first.states[-1]["bookmarks"][ROOMS]["ask_again"][0]["why"] == "missing"
     assert sent(second, ROOMS) == want.rooms
     assert sent(second, MESSAGES) == want.messages[room]
     assert open_room_ids(second.states[-1]) == []

@@ -63,7 +63,8 @@ def bookmark(root: Path, state_id: str, stream: str = "service_history") -> str:
 def open_rooms(root: Path, state_id: str) -> set[str]:
     """The ids in `chat_rooms`' open-room set, as Meltano keeps its state."""
     state = json.loads(meltano(root, "state", "get", state_id, env={}))
-    return {entry["id"] for entry in state["singer_state"]["bookmarks"]["chat_rooms"]["open_rooms"]}
+    entries = state["singer_state"]["bookmarks"]["chat_rooms"]["ask_again"]
+    return {entry["id"] for entry in entries if entry["unit"] == "room"}
 
 
 def jsonl(root: Path, stream: str) -> list[dict[str, Any]]:

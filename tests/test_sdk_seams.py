@@ -606,7 +606,7 @@ def test_a_parent_not_selected_is_synced_for_its_selected_child(monkeypatch, ser
     )
     assert not of_type(written, "RECORD", "chat_rooms"), "seam: as above"
     final = of_type(written, "STATE")[-1]["value"]["bookmarks"]
-    assert "open_rooms" not in final.get("chat_rooms", {}), (
+    assert "ask_again" not in final.get("chat_rooms", {}), (
         "seam: the unselected parent's state is left as it was"
     )
 

@@ -17,6 +17,8 @@ from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from tap_happytalk.errors import TapHappyTalkError
+from tap_happytalk.metrics import ProgressMetric, log_units
+from tap_happytalk.progress import MOST_UNITS, Bounds, Kind, Why
 from tap_happytalk.settings import Settings, parse_instant
 from tap_happytalk.transport import HappyTalkClient
 from tap_happytalk.windows import DayWindow, day_windows, to_instant, to_wall_clock
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_happytalk.progress import Pending, Progress
     from tap_happytalk.tap import TapHappyTalk
 
 logger = logging.getLogger(__name__)
@@ -91,6 +94,85 @@ class HappyTalkStream(ExplainedErrorsStream):
         """
         zone = self.settings.zone
         return max(value, start_date_value, key=lambda text: parse_instant(text, zone))
+
+    @cached_property
+    def bounds(self) -> Bounds:
+        """How long the units of this stream's progress are asked again (the settings)."""
+        settings = self.settings
+        return Bounds(
+            failed_for=settings.set_aside,
+            open_for=settings.open_room_recheck,
+            grace=settings.closed_room_grace,
+        )
+
+    def _expire(self, stream: str, progress: Progress, now: dt.datetime) -> None:
+        """Before a run asks anything again: units asked again long enough leave."""
+        confirmed = progress.expire(now, self.bounds)
+        if confirmed:
+            self.logger.info(
+                "%s: %d windows answered without data, asked again for %d hours since, are "
+                "taken as truly empty (unconfirmed no more)",
+                stream,
+                len(confirmed),
+                self.bounds.confirm_for // dt.timedelta(hours=1),
+            )
+
+    def _report(self, progresses: dict[str, Progress]) -> None:
+        """At a run's end: what each stream set aside or gave up, one line each, with metrics.
+
+        The tap learns how many units failed (set aside, or given up by this run): then the
+        data is incomplete, and the run's exit code says so.
+        """
+        tap = cast("TapHappyTalk", self._tap)
+        for stream, progress in progresses.items():
+            given_up = progress.take_given_up()
+            if given_up:
+                self.logger.warning(
+                    "%s: %d units given up, no longer asked again: %s",
+                    stream,
+                    len(given_up),
+                    "; ".join(self._given_up_words(given_up)),
+                )
+                log_units(stream, ProgressMetric.UNITS_GIVEN_UP, _by_why(given_up))
+            held = progress.pending()
+            log_units(stream, ProgressMetric.UNITS_SET_ASIDE, _by_why(held))
+            failed = progress.pending(Why.FAILED)
+            if failed:
+                self.logger.warning(
+                    "%s: %d units set aside (failed): %s; the data is incomplete: every later "
+                    "run asks them again, for at most set_aside_days (%d) since each first failed",
+                    stream,
+                    len(failed),
+                    _named(failed),
+                    self.bounds.failed_for.days,
+                )
+            unconfirmed = progress.pending(Why.UNCONFIRMED)
+            if unconfirmed:
+                self.logger.info(
+                    "%s: %d windows answered without data (unconfirmed): taken as empty for "
+                    "now, asked again by later runs for %d hours: %s",
+                    stream,
+                    len(unconfirmed),
+                    self.bounds.confirm_for // dt.timedelta(hours=1),
+                    _named(unconfirmed),
+                )
+            lost = sum(1 for pending in given_up if pending.why is Why.FAILED)
+            tap.note_incomplete(stream, len(failed) + lost)
+
+    def _given_up_words(self, given_up: list[Pending]) -> list[str]:
+        counts = _by_why(given_up)
+        words = {
+            Why.OPEN.value: f"rooms still open open_room_recheck_days "
+            f"({self.bounds.open_for.days}) after opening, each as last sent",
+            Why.MISSING.value: "rooms HappyTalk did not know twice in a row (deleted), each "
+            "as last sent",
+            Why.FAILED.value: f"units that kept failing for set_aside_days "
+            f"({self.bounds.failed_for.days}), or past the {MOST_UNITS:,} a state holds: "
+            f"their data never came ({_named(given_up, Why.FAILED)})",
+            Why.UNCONFIRMED.value: "windows answered without data, past the "
+            f"{MOST_UNITS:,} units a state holds",
+        }
+        return [f"{count} {why} ({words[why]})" for why, count in counts.items()]
 
     def bookmark(self, context: Context | None) -> dt.datetime | None:
         """The instant a previous run said to resume from, if the state has one."""
@@ -236,3 +318,30 @@ def _readable(instant: dt.datetime, zone: dt.tzinfo) -> str:
     return (
         f"{wall_clock:%Y-%m-%d %H:%M:%S}" if wall_clock.second else f"{wall_clock:%Y-%m-%d %H:%M}"
     )
+
+
+def _by_why(units: list[Pending]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pending in units:
+        counts[pending.why.value] = counts.get(pending.why.value, 0) + 1
+    return counts
+
+
+def _named(units: list[Pending], why: Why | None = None, most: int = 5) -> str:
+    """The first few units' names (`room 123`, `window 2024-03-01...`), and how many more."""
+    chosen = [pending for pending in units if why is None or pending.why is why]
+    names = [
+        pending.unit.key if pending.unit.kind is Kind.ROOM else _window_words(pending)
+        for pending in chosen[:most]
+    ]
+    more = len(chosen) - most
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
+def _window_words(pending: Pending) -> str:
+    end = pending.unit.end
+    zone = pending.unit.start.tzinfo
+    last = (end.astimezone(zone) if end is not None else pending.unit.start) - dt.timedelta(
+        seconds=1
+    )
+    return f"window {pending.unit.start:%Y-%m-%d %H:%M:%S}..{last:%H:%M:%S}"

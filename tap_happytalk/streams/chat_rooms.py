@@ -1,17 +1,15 @@
 """`chat_rooms`: every consultation room, by the day it was opened, read again until it settles.
 
-A run, for each selected chat stream (this one and its child `chat_messages`, each with its
-own state: a point and an open-room set, see `ChatMark`):
-1. reads again, by id, the rooms of the streams' open-room sets that are due (`open_rooms`);
-2. walks the days from the earliest point on: each day's list (`room_list`), then each room
-   opened in it by id, `max_concurrent_requests` at a time, oldest first.
-Every room read is sent with its messages (the child's records come just before it). After
-step 1 and after each day, each stream's point and set move on and STATE is written, so a run
+A run plans its work from the progress of each selected chat stream (this one and its child
+`chat_messages`, each with its own, see `tap_happytalk.progress`), then does it in order:
+1. the rooms to ask again that are due (`open`, `missing`, `failed`), read again by id;
+2. the days to ask again (`failed` or `unconfirmed` room lists), then the days from the
+   earliest point on: each day's list (`room_list`), then each room opened in it by id,
+   `max_concurrent_requests` at a time, oldest first.
+Every room read is sent with its messages (the child's records come just before it). A room
+or a day's list that keeps failing is set aside in the progress and the run goes on. After
+step 1 and after each day, each stream's progress moves on and STATE is written, so a run
 stopped anywhere resumes from its last whole day.
-
-Longer than the other modules: a run's whole plan for both chat streams (the open rooms, the
-days, the checkpoints between them) is kept in one place, where a reader sees what is written
-to STATE and when; paging, the open-room rule and the state's shape live in their own modules.
 """
 
 from __future__ import annotations
@@ -25,16 +23,21 @@ from typing_extensions import override
 
 from tap_happytalk.answers import NOT_FOUND, UNAUTHORIZED, room_data
 from tap_happytalk.endpoints import ROOM_DATA
-from tap_happytalk.errors import HappyTalkRefusedError, HappyTalkUnavailableError
-from tap_happytalk.metrics import log_rooms_given_up
+from tap_happytalk.errors import (
+    HappyTalkRefusedError,
+    HappyTalkResponseError,
+    HappyTalkUnavailableError,
+)
 from tap_happytalk.ordered_pool import map_in_order
+from tap_happytalk.progress import Kind, Unit, Why
 from tap_happytalk.records import RowConverter
+from tap_happytalk.streams import open_rooms
 from tap_happytalk.streams.base import HappyTalkStream
 from tap_happytalk.streams.chat_schemas import ROOM_SCHEMA
 from tap_happytalk.streams.chat_state import REPLICATION_KEY, read_mark
-from tap_happytalk.streams.open_rooms import MAX_OPEN_ROOMS
 from tap_happytalk.streams.room_list import ListedDay, list_rooms
-from tap_happytalk.windows import to_instant
+from tap_happytalk.streams.unit_failures import FailureStreak, UnitFailed, unit_failure
+from tap_happytalk.windows import DayWindow, to_instant, to_wall_clock
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
@@ -42,9 +45,10 @@ if TYPE_CHECKING:
     from singer_sdk import Stream, Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_happytalk.errors import TapHappyTalkError
+    from tap_happytalk.progress import Bounds
     from tap_happytalk.streams.chat_state import ChatMark
     from tap_happytalk.transport import HappyTalkClient
-    from tap_happytalk.windows import DayWindow
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,22 @@ logger = logging.getLogger(__name__)
 LISTS_AHEAD = 2
 # Rooms read again between two STATEs, so that a run stopped in a long list redoes little.
 CHECKPOINT_ROOMS = 500
-RoomAnswer = tuple[dict[str, Any], list[dict[str, Any]]] | None  # None: HappyTalk lost the room
+# A room and its messages; None: HappyTalk did not know it (-503); or the failure.
+RoomAnswer = tuple[dict[str, Any], list[dict[str, Any]]] | None | UnitFailed
+DayList = ListedDay | UnitFailed
+
+
+@dataclass
+class _Day:
+    """One day's work: its window, whether it is one asked again, and what came of it."""
+
+    window: DayWindow
+    unit: Unit
+    again: bool
+    listed: DayList | None = None
+    read: list[dict[str, Any]] = field(default_factory=list)
+    vanished: list[Unit] = field(default_factory=list)
+    failed: list[Unit] = field(default_factory=list)
 
 
 @dataclass
@@ -61,11 +80,10 @@ class _Run:
     """What one sync of the chat streams carries from room to room."""
 
     marks: list[ChatMark]
+    bounds: Bounds
     rooms: RowConverter
     messages: RowConverter
-    # The current day's rooms: as read, and the ids of those HappyTalk no longer knew.
-    read: list[dict[str, Any]] = field(default_factory=list)
-    vanished: list[tuple[str, dt.datetime]] = field(default_factory=list)
+    streak: FailureStreak = field(default_factory=FailureStreak)
 
 
 class ChatRoomsStream(HappyTalkStream):
@@ -104,18 +122,18 @@ class ChatRoomsStream(HappyTalkStream):
         """Each room hands its id to `chat_messages`."""
         return [{"room_id": record["id"]}] if self._messages_wanted else []
 
-    # --- the sync ------------------------------------------------------------------------
+    # --- the plan --------------------------------------------------------------------------
 
-    def _marks(self) -> list[ChatMark]:
-        """The state of each selected chat stream, as this run starts."""
+    def _marks(self, now: dt.datetime) -> list[ChatMark]:
+        """The progress of each selected chat stream, as this run starts."""
         zone = self.settings.zone
-        marks = []
-        if self.selected:
-            marks.append(read_mark(self.name, self.get_context_state(None), zone))
+        streams: list[Stream] = [self] if self.selected else []
         child = self._messages_stream
         if child is not None and child.selected:
-            marks.append(read_mark(child.name, child.get_context_state(None), zone))
-        return marks
+            streams.append(child)
+        return [
+            read_mark(stream.name, stream.get_context_state(None), zone, now) for stream in streams
+        ]
 
     def _checkpoint(self, marks: list[ChatMark]) -> None:
         """Each stream's state as it now stands, then STATE: only after whole units of work."""
@@ -131,9 +149,10 @@ class ChatRoomsStream(HappyTalkStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The due rooms of the open-room sets, then each day's new rooms; STATE after each."""
+        """The rooms and days to ask again, then each new day's rooms; STATE after each."""
         settings = self.settings
-        marks = self._marks()
+        now = dt.datetime.now(dt.timezone.utc)
+        marks = self._marks(now)
         if not marks:
             return
         points = [mark.point for mark in marks]
@@ -141,14 +160,32 @@ class ChatRoomsStream(HappyTalkStream):
         start, _, windows = self._windows(walk_from, 24)
         run = _Run(
             marks,
+            self.bounds,
             rooms=RowConverter(settings.zone, frozenset(ROOM_SCHEMA["properties"])),
             messages=RowConverter(settings.zone, frozenset(self._messages_schema()["properties"])),
         )
+        for mark in marks:
+            self._expire(mark.stream, mark.progress, now)
+        due = {
+            pending.unit.key: pending.unit
+            for mark in marks
+            for pending in mark.progress.due(now, run.bounds)
+            if pending.unit.start < start  # later ones are read with their day
+        }
+        rooms = [unit for unit in due.values() if unit.kind is Kind.ROOM]
+        days = [
+            _Day(self._day_window(unit), unit, again=True)
+            for unit in sorted(due.values())
+            if unit.kind is Kind.WINDOW
+        ]
+        days += [_Day(window, self._window_unit(window), again=False) for window in windows]
         client = self._new_client(settings.chat_api_url)
         try:
-            yield from self._read_open_rooms(client, run, start)
-            if windows and not self._stop_requested.is_set():
-                yield from self._walk_days(client, run, windows)
+            yield from self._read_again(client, run, rooms)
+            if not self._stop_requested.is_set():
+                self._checkpoint(run.marks)
+            if days and not self._stop_requested.is_set():
+                yield from self._read_days(client, run, days)
         except HappyTalkRefusedError as refused:
             if refused.code != UNAUTHORIZED:
                 raise
@@ -166,144 +203,188 @@ class ChatRoomsStream(HappyTalkStream):
             # wrote last is the same: then it writes none, and that one still says it.
             self.state_manager.is_flushed = False
             self._end_sync(client)
+        self._report({mark.stream: mark.progress for mark in marks})
 
     def _messages_schema(self) -> dict[str, Any]:
         child = self._messages_stream
         return child.schema if child is not None else {"properties": {}}
 
-    def _give_up(self, run: _Run, now: dt.datetime) -> bool:
-        """Leave the rooms open too long out of every set, with one warning; any given up?"""
-        settings = self.settings
-        given_up = {
-            room.id
-            for mark in run.marks
-            for room in mark.rooms.give_up(now, settings.open_room_recheck)
-        }
-        if given_up:
-            self.logger.warning(
-                "Open rooms: %d rooms opened more than open_room_recheck_days (%d) ago, or "
-                "past the %d a state holds, are no longer read again; each stays as last sent",
-                len(given_up),
-                settings.open_room_recheck.days,
-                MAX_OPEN_ROOMS,
-            )
-            log_rooms_given_up(self.name, len(given_up))
-        return bool(given_up)
+    def _day_window(self, unit: Unit) -> DayWindow:
+        zone = self.settings.zone
+        end = unit.end if unit.end is not None else unit.start
+        return DayWindow(to_wall_clock(unit.start, zone), to_wall_clock(end, zone))
 
-    def _read_open_rooms(
-        self, client: HappyTalkClient, run: _Run, walk_start: dt.datetime
-    ) -> Iterator[dict[str, Any]]:
-        """Read the due rooms of the open-room sets again, then write STATE.
+    def _window_unit(self, window: DayWindow) -> Unit:
+        zone = self.settings.zone
+        return Unit.window(to_instant(window.start, zone), to_instant(window.end, zone))
 
-        Rooms opened from `walk_start` on are read with their day instead.
-        """
-        settings = self.settings
-        now = dt.datetime.now(dt.timezone.utc)
-        changed = self._give_up(run, now)
-        due = {
-            room.id: room.opened
-            for mark in run.marks
-            for room in mark.rooms.due(now, settings.closed_room_grace)
-            if room.opened < walk_start
-        }
-        if due:
-            in_sets = len({room.id for mark in run.marks for room in mark.rooms.rooms()})
-            self.logger.info("Open rooms: reading %d again (%d in the set)", len(due), in_sets)
-            yield from self._read_again(client, run, due)
-            changed = True
-        if changed and not self._stop_requested.is_set():
-            self._checkpoint(run.marks)
+    # --- 1. the rooms to ask again ---------------------------------------------------------
 
     def _read_again(
-        self, client: HappyTalkClient, run: _Run, opened: dict[str, dt.datetime]
+        self, client: HappyTalkClient, run: _Run, rooms: list[Unit]
     ) -> Iterator[dict[str, Any]]:
-        """The rooms with these ids as HappyTalk has them now, each taken in by the sets."""
+        """The due rooms as HappyTalk has them now, each taken in by every stream's progress."""
+        if not rooms:
+            return
+        in_progress = {
+            pending.unit.key
+            for mark in run.marks
+            for pending in mark.progress.pending()
+            if pending.unit.kind is Kind.ROOM
+        }
+        self.logger.info("Rooms to ask again: reading %d (%d held)", len(rooms), len(in_progress))
         answers = map_in_order(
-            lambda ident: self._ask_room(client, ident),
-            sorted(opened, key=lambda ident: (opened[ident], ident)),
+            lambda unit: self._ask_room(client, unit.id),
+            sorted(rooms),
             self.settings.max_concurrent_requests,
             self._stop_requested,
         )
         missing = gone = 0
         try:
-            for done, (ident, answer) in enumerate(answers, start=1):
+            for done, (unit, answer) in enumerate(answers, start=1):
                 if self._stop_requested.is_set():
-                    return  # the sets stay as the last STATE has them
+                    return  # the progress stays as the last STATE has it
                 if done % CHECKPOINT_ROOMS == 0:
                     self._checkpoint(run.marks)  # a long list of rooms is not all redone
                 if answer is None:
-                    left = [
-                        mark.rooms.missed(ident, opened[ident], add=False) for mark in run.marks
-                    ]
-                    gone += any(left)
-                    missing += not any(left)
-                    continue
-                record = self._record(run, answer, listed=None)
-                self._observe(run, record)
-                yield record
+                    left = self._missed_again(run, unit)
+                    gone += left
+                    missing += not left
+                elif (record := self._took_back(run, unit, answer)) is not None:
+                    yield record
         finally:
             answers.close()
         if missing or gone:
             self.logger.warning(
-                "Open rooms: HappyTalk did not know %d of them (-503 room): %d are asked again "
-                "next run, %d were missing twice and leave the set (each stays as last sent)",
+                "Rooms to ask again: HappyTalk did not know %d of them (-503 room): %d are "
+                "asked again next run (missing), %d were missing twice and are given up "
+                "(each stays as last sent)",
                 missing + gone,
                 missing,
                 gone,
             )
 
-    def _walk_days(
-        self, client: HappyTalkClient, run: _Run, windows: list[DayWindow]
+    def _missed_again(self, run: _Run, unit: Unit) -> bool:
+        """HappyTalk did not know a room asked again: was it given up (missing twice)?"""
+        run.streak.answered()
+        now = dt.datetime.now(dt.timezone.utc)
+        # Every stream's progress takes the miss in: no short cut once one gives it up.
+        left = [
+            open_rooms.missed(mark.progress, unit, now, run.bounds, track=False)
+            for mark in run.marks
+        ]
+        return any(left)
+
+    def _took_back(self, run: _Run, unit: Unit, answer: RoomAnswer) -> dict[str, Any] | None:
+        """A room asked again, taken in by each stream's progress: its record, if it came."""
+        now = dt.datetime.now(dt.timezone.utc)
+        record = self._converted(run, answer, None)
+        if isinstance(record, UnitFailed):
+            self._failed(run, record.error)
+            for mark in run.marks:
+                if mark.progress.get(unit) is not None:
+                    mark.progress.set_aside(unit, Why.FAILED, now, bounds=run.bounds)
+            return None
+        run.streak.answered()
+        if record is None:  # pragma: no cover - `_missed_again` takes these
+            return None
+        for mark in run.marks:
+            open_rooms.observe(mark.progress, record, now, run.bounds, track=False)
+        return record
+
+    def _converted(
+        self, run: _Run, answer: RoomAnswer, listed: dict[str, Any] | None
+    ) -> dict[str, Any] | UnitFailed | None:
+        """A room's answer as its record, or its failure.
+
+        A room whose records HappyTalk sent in a shape it does not document (a message without
+        an id) is set aside as one that kept failing.
+        """
+        if answer is None or isinstance(answer, UnitFailed):
+            return answer
+        try:
+            return self._record(run, answer, listed=listed)
+        except HappyTalkResponseError as error:
+            self._messages = {}
+            return UnitFailed(error)
+
+    # --- 2. the days -----------------------------------------------------------------------
+
+    def _read_days(
+        self, client: HappyTalkClient, run: _Run, days: list[_Day]
     ) -> Iterator[dict[str, Any]]:
         """Each day's rooms, oldest first, each with its data; then the day is done."""
-        lists, answers = self._requests(client, windows)
+        lists, answers = self._requests(client, days)
         try:
-            for (window, listed, room), answer in answers:
+            for (day, room), answered in answers:
                 if self._stop_requested.is_set():
                     return  # a day cut short is not done: the points stay before it
                 if room is None:
-                    self._end_of_day(window, listed, run)
+                    self._end_of_day(run, day)
                     continue
+                answer = self._converted(run, answered, room)
+                if isinstance(answer, UnitFailed):
+                    self._failed(run, answer.error)
+                    day.failed.append(open_rooms.room_unit(self._listed(run, room)))
+                    continue
+                run.streak.answered()
                 if answer is None:
-                    record = _room_record(run.rooms, room, f"room {room['id']}")
-                    opened = dt.datetime.fromisoformat(record["reg_date"])
-                    run.vanished.append((str(room["id"]), opened))
+                    record = self._listed(run, room)
+                    day.vanished.append(open_rooms.room_unit(record))
                     self._messages = {}
                 else:
-                    record = self._record(run, answer, listed=room)
-                    run.read.append(record)
+                    record = answer
+                    day.read.append(record)
                 yield record
         finally:
             answers.close()
             lists.close()
 
     def _requests(
-        self, client: HappyTalkClient, windows: list[DayWindow]
+        self, client: HappyTalkClient, days: list[_Day]
     ) -> tuple[Generator[Any, None, None], Generator[Any, None, None]]:
-        """Every window's room list, then each of its rooms' data and an end-of-day mark.
+        """Every day's room list, then each of its rooms' data and an end-of-day mark.
 
         Two ordered pools in a row, both held to the run's pacer: the lists a few days ahead,
         the rooms `max_concurrent_requests` at a time.
         """
         stop = self._stop_requested
-        lists = map_in_order(lambda w: list_rooms(client, w), windows, LISTS_AHEAD, stop)
 
-        def rooms_then_day_end() -> Iterator[tuple[DayWindow, ListedDay, dict[str, Any] | None]]:
-            for window, listed in lists:
-                for room in listed.rooms:
-                    yield window, listed, room
-                yield window, listed, None
+        def ask_list(day: _Day) -> _Day:
+            try:
+                day.listed = list_rooms(client, day.window)
+            except (HappyTalkUnavailableError, HappyTalkResponseError) as error:
+                day.listed = self._unit_failed(client, error)
+            return day
 
-        def ask(item: tuple[DayWindow, ListedDay, dict[str, Any] | None]) -> RoomAnswer:
-            room = item[2]
+        lists = map_in_order(ask_list, days, LISTS_AHEAD, stop)
+
+        def rooms_then_day_end() -> Iterator[tuple[_Day, dict[str, Any] | None]]:
+            for day, _ in lists:
+                if isinstance(day.listed, ListedDay):
+                    for room in day.listed.rooms:
+                        yield day, room
+                yield day, None
+
+        def ask(item: tuple[_Day, dict[str, Any] | None]) -> RoomAnswer:
+            room = item[1]
             return None if room is None else self._ask_room(client, str(room["id"]))
 
         limit = self.settings.max_concurrent_requests
         return lists, map_in_order(ask, rooms_then_day_end(), limit, stop)
 
     @staticmethod
-    def _ask_room(client: HappyTalkClient, room_id: str) -> RoomAnswer:
-        """A room and its messages as HappyTalk has them now; None if it no longer knows it."""
+    def _unit_failed(client: HappyTalkClient, error: TapHappyTalkError) -> UnitFailed:
+        failed = unit_failure(error, stopping=client.stopping)
+        if failed is None:
+            raise error
+        return failed
+
+    def _ask_room(self, client: HappyTalkClient, room_id: str) -> RoomAnswer:
+        """A room and its messages as HappyTalk has them now.
+
+        None if HappyTalk no longer knows it; the failure if it kept failing.
+        """
         what = f"room {room_id}"
         try:
             return client.ask(
@@ -317,6 +398,17 @@ class ChatRoomsStream(HappyTalkStream):
             if refused.code == NOT_FOUND:
                 return None
             raise
+        except HappyTalkUnavailableError as error:
+            return self._unit_failed(client, error)
+
+    def _failed(self, run: _Run, error: TapHappyTalkError) -> None:
+        """A unit failed: the streak grows, and too long a streak ends the run."""
+        self.logger.warning("%s; set aside, asked again next run", error)
+        run.streak.failed(error)
+
+    def _listed(self, run: _Run, room: dict[str, Any]) -> dict[str, Any]:
+        """The room's record as the list has it."""
+        return _room_record(run.rooms, room, f"room {room['id']}")
 
     def _record(
         self,
@@ -355,52 +447,73 @@ class ChatRoomsStream(HappyTalkStream):
         self._extracted_at = dt.datetime.now(dt.timezone.utc)
         return record
 
-    def _observe(self, run: _Run, record: dict[str, Any]) -> None:
-        """Let every stream's open-room set take in a room just read."""
-        settings = self.settings
+    def _end_of_day(self, run: _Run, day: _Day) -> None:
+        """The day's rooms are all out: each stream's progress takes them in; STATE."""
         now = dt.datetime.now(dt.timezone.utc)
-        opened = dt.datetime.fromisoformat(record["reg_date"])
-        tracking = settings.open_room_recheck > dt.timedelta(0)
-        for mark in run.marks:
-            mark.rooms.observe(
-                record,
-                now,
-                settings.closed_room_grace,
-                add=tracking and mark.is_new(opened) and now - opened < settings.open_room_recheck,
+        bounds, listed = run.bounds, day.listed
+        # The streams this day is for: those reading it for the first time, or asking again.
+        marks = [
+            mark
+            for mark in run.marks
+            if (day.again and mark.progress.get(day.unit) is not None)
+            or (not day.again and mark.is_new(day.unit.start))
+        ]
+        if isinstance(listed, UnitFailed):
+            self._failed(run, listed.error)
+            for mark in marks:
+                mark.progress.set_aside(day.unit, Why.FAILED, now, bounds=bounds)
+        elif listed is not None:
+            run.streak.answered()
+            self._took_in(run, day, marks, listed, now)
+        if not day.again:
+            for mark in run.marks:
+                mark.progress.done(day.unit.end or day.unit.start)
+        self._checkpoint(run.marks)
+        if isinstance(listed, ListedDay):
+            self.logger.info(
+                "Rooms of %s%s: %d (%d passes of its list)",
+                day.window,
+                " (asked again)" if day.again else "",
+                len(listed.rooms),
+                listed.passes,
             )
 
-    def _end_of_day(self, window: DayWindow, listed: ListedDay, run: _Run) -> None:
-        """The day's rooms are all out: say what was odd, move every point on, write STATE."""
+    def _took_in(
+        self, run: _Run, day: _Day, marks: list[ChatMark], listed: ListedDay, now: dt.datetime
+    ) -> None:
+        """What a day's list and rooms mean for each stream's progress."""
+        bounds = run.bounds
         if listed.strays:
             self.logger.warning(
                 "Rooms of %s: HappyTalk listed %d rooms opened on another day; left out, since "
                 "the list of their own day carries them",
-                window,
+                day.window,
                 listed.strays,
             )
-        if run.vanished:
+        if day.vanished:
             self.logger.warning(
                 "Rooms of %s: %d rooms were gone when read (-503 room); sent as listed, "
-                "without messages, and asked again next run",
-                window,
-                len(run.vanished),
+                "without messages, and asked again next run (missing)",
+                day.window,
+                len(day.vanished),
             )
-        for record in run.read:
-            self._observe(run, record)
         tracking = self.settings.open_room_recheck > dt.timedelta(0)
-        for ident, opened in run.vanished:
-            for mark in run.marks:
-                mark.rooms.missed(ident, opened, add=tracking and mark.is_new(opened))
-        done = to_instant(window.end, self.settings.zone)
         for mark in run.marks:
-            if mark.point is None or done > mark.point:
-                mark.point = done
-        run.read.clear()
-        run.vanished.clear()
-        self._checkpoint(run.marks)
-        self.logger.info(
-            "Rooms of %s: %d (%d passes of its list)", window, len(listed.rooms), listed.passes
-        )
+            ours = mark in marks
+            if ours:
+                mark.progress.settle(day.unit)
+                if listed.unconfirmed:
+                    mark.progress.set_aside(day.unit, Why.UNCONFIRMED, now, bounds=bounds)
+            for record in day.read:
+                opened = open_rooms.room_unit(record).start
+                young = now - opened < self.settings.open_room_recheck
+                track = ours and tracking and young
+                open_rooms.observe(mark.progress, record, now, bounds, track=track)
+            for unit in day.vanished:
+                open_rooms.missed(mark.progress, unit, now, bounds, track=ours and tracking)
+            if ours:
+                for unit in day.failed:
+                    mark.progress.set_aside(unit, Why.FAILED, now, bounds=bounds)
 
 
 def _room_record(converter: RowConverter, room: dict[str, Any], what: str) -> dict[str, Any]:
@@ -413,10 +526,16 @@ def _room_record(converter: RowConverter, room: dict[str, Any], what: str) -> di
     )
 
 
-def _last_message(rows: list[dict[str, Any]]) -> str:
-    """The text of a room's last message, agent memos aside, as the room list gives it."""
+def _last_message(rows: list[dict[str, Any]]) -> str | None:
+    """The text of a room's last message, agent memos aside, as the room list gives it.
+
+    None when that message has no text (HappyTalk's `null`), not the text 'None'.
+    """
     said = [row for row in rows if row.get("type") != "M"]
     said.sort(
         key=lambda row: (str(row.get("send_date")), len(str(row.get("id"))), str(row.get("id")))
     )
-    return str(said[-1].get("contents")) if said else ""
+    if not said:
+        return ""
+    contents = said[-1].get("contents")
+    return None if contents is None else str(contents)

@@ -1,4 +1,4 @@
-"""Each consultation stream's state: from which day on it still reads, and its open rooms.
+"""Each consultation stream's state: its progress (`tap_happytalk.progress`), as a state.
 
 `chat_rooms` and `chat_messages` each keep their own, so that either can be selected, left
 out or added later without moving the other (a stream added later backfills from
@@ -6,10 +6,15 @@ out or added later without moving the other (a stream added later backfills from
 
     {"replication_key": "reg_date",
      "replication_key_value": "2024-03-08T00:00:00+09:00",
-     "open_rooms": [{"id": "...", "reg_date": "2024-03-07T23:10:00+09:00",
-                     "closed_at": "2024-03-07T23:40:00+09:00"}]}
+     "ask_again": [{"unit": "room", "id": "...", "reg_date": "2024-03-07T23:10:00+09:00",
+                    "why": "open", "since": "...", "tries": 2,
+                    "closed_at": "2024-03-07T23:40:00+09:00"},
+                   {"unit": "window", "start": "2024-03-05T00:00:00+09:00",
+                    "end": "2024-03-06T00:00:00+09:00", "why": "failed", ...}],
+     "given_up": {"open": 3}}
 
-`replication_key_value` is the opening time from which rooms are still to be read.
+`replication_key_value` is the opening time from which rooms are still to be read; a window
+unit is a day whose room list is to be asked again, a room unit a room to read again by id.
 """
 
 from __future__ import annotations
@@ -18,14 +23,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tap_happytalk.progress import ASK_AGAIN, LEGACY_OPEN_ROOMS, Progress
 from tap_happytalk.settings import parse_instant
-from tap_happytalk.streams.open_rooms import OpenRoomSet
 
 if TYPE_CHECKING:
     import datetime as dt
 
 REPLICATION_KEY = "reg_date"
-OPEN_ROOMS = "open_rooms"
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +38,23 @@ logger = logging.getLogger(__name__)
 class ChatMark:
     """Where one chat stream stands, as its state says and as this run moves it.
 
-    `point`: the instant from which its days are still to be read (rooms by opening time).
-    `rooms`: its open-room set. `first_point`: the point when the run began; rooms opened
-    from then on are new to the stream and join its set while unsettled.
+    `progress`: its point (the instant from which its days are still to be read, by opening
+    time) and units. `first_point`: the point when the run began; rooms opened from then on
+    are new to the stream and join its progress while unsettled.
     """
 
     stream: str
-    point: dt.datetime | None
-    rooms: OpenRoomSet
+    progress: Progress
     first_point: dt.datetime | None = field(init=False)
 
     def __post_init__(self) -> None:
         """Remember where the run began."""
-        self.first_point = self.point
+        self.first_point = self.progress.point
+
+    @property
+    def point(self) -> dt.datetime | None:
+        """The instant from which the stream's days are still to be read."""
+        return self.progress.point
 
     def is_new(self, opened: dt.datetime) -> bool:
         """Whether a room opened then is in a day this stream reads for the first time."""
@@ -57,11 +65,10 @@ class ChatMark:
         state: dict[str, Any] = {"replication_key": REPLICATION_KEY}
         if self.point is not None:
             state["replication_key_value"] = self.point.isoformat()
-        state["open_rooms"] = self.rooms.to_state()
-        return state
+        return state | self.progress.to_state()
 
 
-def read_mark(stream: str, state: dict[str, Any], zone: dt.tzinfo) -> ChatMark:
+def read_mark(stream: str, state: dict[str, Any], zone: dt.tzinfo, now: dt.datetime) -> ChatMark:
     """The mark a stream's state describes; a point that is not a time reads from the start."""
     value = state.get("replication_key_value")
     point = None
@@ -75,32 +82,36 @@ def read_mark(stream: str, state: dict[str, Any], zone: dt.tzinfo) -> ChatMark:
                 stream,
                 value,
             )
-    return ChatMark(stream, point, OpenRoomSet.from_state(state.get(OPEN_ROOMS)))
+    return ChatMark(stream, Progress.from_state(state, point, now))
 
 
 def upgraded(state: dict[str, Any]) -> dict[str, Any]:
-    """The tap's state, with one written by the release before the open-room set carried on.
+    """The tap's state, with one written by an earlier release carried on.
 
-    That release kept a point for `chat_rooms` alone (and no `open_rooms`), and sent a room's
+    Release 1.2 kept a point for `chat_rooms` alone (no `open_rooms`), and sent a room's
     messages with the room; the SDK left `chat_messages` an empty state when it was selected,
     none when it was not. So an empty `chat_messages` beside such a `chat_rooms` state means
     the messages came as far as the rooms: they resume from the same point. Without any
     `chat_messages` state they never came, and are read from `start_date`.
 
-    Either way `chat_rooms` gets its `open_rooms` at once: the SDK writes `chat_messages: {}`
+    Release 1.3 kept `open_rooms` per chat stream (read as units `open` or `missing` by
+    `Progress.from_state`). A stream with a point whose sibling has none (release 1.3 run
+    with one chat stream selected) needs nothing here: the sibling reads from `start_date`.
+
+    Either way `chat_rooms` gets its `ask_again` at once: the SDK writes `chat_messages: {}`
     into STATE before the first day is done, and a STATE of this release must never read as
-    one of the release before.
+    one of release 1.2.
     """
     bookmarks = state.get("bookmarks")
     if not isinstance(bookmarks, dict):
         return state
     rooms, messages = bookmarks.get("chat_rooms"), bookmarks.get("chat_messages")
-    if not isinstance(rooms, dict) or OPEN_ROOMS in rooms:
+    if not isinstance(rooms, dict) or ASK_AGAIN in rooms or LEGACY_OPEN_ROOMS in rooms:
         return state
     carried = dict(bookmarks)
-    carried["chat_rooms"] = {**rooms, OPEN_ROOMS: []}
+    carried["chat_rooms"] = {**rooms, ASK_AGAIN: []}
     if messages == {}:
         kept = ("replication_key", "replication_key_value")
         carried["chat_messages"] = {key: rooms[key] for key in kept if key in rooms}
-        carried["chat_messages"][OPEN_ROOMS] = []
+        carried["chat_messages"][ASK_AGAIN] = []
     return {**state, "bookmarks": carried}

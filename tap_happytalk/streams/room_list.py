@@ -21,7 +21,7 @@ before them. Every room seen in any pass is kept, even one that left the list la
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tap_happytalk.answers import room_list_page
@@ -49,6 +49,8 @@ class ListedDay:
     rooms: list[dict[str, Any]]
     strays: int  # rooms dated on another day than the one asked for
     passes: int
+    # Answered successfully without data: taken as empty for now, asked again later.
+    unconfirmed: bool = False
 
 
 def list_rooms(client: HappyTalkClient, window: DayWindow) -> ListedDay:
@@ -88,12 +90,22 @@ def list_window(fetch: Callable[[int], RoomListPage], window: DayWindow) -> List
     day = window.start.strftime("%Y-%m-%d")
     seen: dict[str, dict[str, Any]] = {}
     previous: list[tuple[str, ...]] | None = None
+    unconfirmed: list[int] = []  # the pages answered without data, in the latest pass
+
+    def noting(page: int) -> RoomListPage:
+        listed = fetch(page)
+        if listed.unconfirmed:
+            unconfirmed.append(page)
+        return listed
+
     for passes in range(1, MAX_PASSES + 1):
-        pages = _pass(fetch, window, day, seen)
+        unconfirmed.clear()
+        pages = _pass(noting, window, day, seen)
         listed = [ident for page in pages for ident in page]
         shifted_forward = len(listed) != len(set(listed))
         if len(pages) == 1 or (pages == previous and not shifted_forward):
-            return _in_window(seen, window, day, passes)
+            found = _in_window(seen, window, day, passes)
+            return replace(found, unconfirmed=bool(unconfirmed) and not found.rooms)
         previous = pages
     msg = (
         f"HappyTalk's list of the rooms of {day} kept changing while it was read "

@@ -2,6 +2,9 @@
 
 A window HappyTalk keeps failing to answer (timeouts, 5xx, answers cut off) is asked again in
 halves, down to `SMALLEST_SPLIT`: a day too large to answer in time still comes, in pieces.
+One that still fails, or answers a shape HappyTalk does not document, is set aside in the
+stream's progress (`failed`) and the run goes on; one answered without data is taken as empty
+for now (`unconfirmed`). Later runs ask both again first (`tap_happytalk.progress`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,18 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_happytalk.answers import service_history_rows
-from tap_happytalk.errors import HappyTalkUnavailableError
+from tap_happytalk.errors import (
+    HappyTalkResponseError,
+    HappyTalkUnavailableError,
+    UnitUnavailableError,
+)
 from tap_happytalk.ordered_pool import map_in_order
+from tap_happytalk.progress import Kind, Progress, Unit, Why
 from tap_happytalk.records import EXTRA_FIELDS_PROPERTY, RowConverter
 from tap_happytalk.streams.base import HappyTalkStream
+from tap_happytalk.streams.unit_failures import FailureStreak, UnitFailed, unit_failure
 from tap_happytalk.transport import RetriesExhaustedError
+from tap_happytalk.windows import DayWindow, to_instant, to_wall_clock
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -27,7 +37,6 @@ if TYPE_CHECKING:
 
     from tap_happytalk.endpoints import Api
     from tap_happytalk.transport import HappyTalkClient
-    from tap_happytalk.windows import DayWindow
 
 # A day HappyTalk keeps failing to answer is asked again in halves, down to this size; the
 # halves get one retry each, so a hopeless day costs a bounded number of requests.
@@ -113,7 +122,7 @@ def _post_or_split(
         halves = window.halves(SMALLEST_SPLIT) if splittable else None
         if halves is None:
             split = " (split as small as the tap goes)" if piece and splittable else ""
-            raise HappyTalkUnavailableError(f"{exhausted}{split}") from None
+            raise UnitUnavailableError(f"{exhausted}{split}") from None
         logger.warning(
             "Window %s: HappyTalk keeps failing (%s); asking for it in halves",
             window,
@@ -128,54 +137,58 @@ def _post_or_split(
 
 
 class ServiceHistoryStream(HappyTalkStream):
-    """Every service-history event, oldest first, resumable at any completed window.
+    """Every service-history event, resumable at any completed window.
 
-    The bookmark moves at the end of each window, to the window's end, and at a stop, to the
-    `request_date` of the last record written.
+    The windows to ask again come first (older than the rest), then the windows from the
+    point on, oldest first. The point moves at the end of each window, to the window's end,
+    and at a stop, to the `request_date` of the last record written.
     """
 
     name = "service_history"
     primary_keys = ("id",)
     replication_key = "request_date"
-    # Records leave oldest first, so a run's state is resumable wherever it stops.
+    # Records leave oldest first within a run, so a run's state is resumable wherever it stops.
     is_sorted = True
     schema = SCHEMA
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Request each window in order, emit its records oldest first, then mark it done."""
+        """Ask each window in order, emit its records oldest first, then mark it done."""
         settings = self.settings
-        _, _, windows = self._windows(self.bookmark(context), settings.window_hours)
-        if not windows:
+        now = dt.datetime.now(dt.timezone.utc)
+        progress = Progress.from_state(self.get_context_state(context), self.bookmark(context), now)
+        plan = self._plan(progress, now, context)
+        if not plan:
+            self._report({self.name: progress})
             return
         client = self._new_client(settings.api_url)
         converter = RowConverter(settings.zone, frozenset(SCHEMA["properties"]))
         endpoint = settings.endpoint
+        streak = FailureStreak()
 
-        def ask(window: DayWindow) -> list[tuple[DayWindow, bytes]]:
-            return post_window(client, endpoint, window)
+        def ask(item: tuple[DayWindow, bool]) -> list[tuple[DayWindow, bytes]] | UnitFailed:
+            return _ask_window(client, endpoint, item[0])
 
         self.logger.info("Asking %s", settings.api_url + endpoint.path)
-        answers = map_in_order(ask, windows, settings.max_concurrent_requests, self._stop_requested)
+        answers = map_in_order(ask, plan, settings.max_concurrent_requests, self._stop_requested)
         try:
-            for number, (window, pieces) in enumerate(answers, start=1):
-                records = converter.records(
-                    [
-                        (piece, service_history_rows(client.answer(content, str(piece)), piece))
-                        for piece, content in pieces
-                    ],
-                    window,
-                )
+            for number, ((window, again), pieces) in enumerate(answers, start=1):
+                records, why = self._outcome(client, converter, window, pieces, streak)
                 self._extracted_at = dt.datetime.now(dt.timezone.utc)
                 for index, record in enumerate(records):
                     if self._stop_requested.is_set():
-                        if index:  # resume at the last record written, inclusive
+                        if index and not again:  # resume at the last record, inclusive
                             self._move_bookmark(records[index - 1]["request_date"], context)
                         return  # the SDK then writes the final STATE
                     yield record
-                self._complete_window(window.end, context)
+                self._window_done(progress, window, why, again=again, context=context)
                 self.logger.info(
-                    "Window %s: %d records (%d of %d)", window, len(records), number, len(windows)
+                    "Window %s%s: %d records (%d of %d)",
+                    window,
+                    " (asked again)" if again else "",
+                    len(records),
+                    number,
+                    len(plan),
                 )
         except HappyTalkUnavailableError:
             if not self._stop_requested.is_set():
@@ -183,3 +196,118 @@ class ServiceHistoryStream(HappyTalkStream):
             # The stop abandoned this window's retries: end as if it had not been reached.
         finally:
             self._end_sync(client, answers)
+        self._report({self.name: progress})
+
+    def _plan(
+        self, progress: Progress, now: dt.datetime, context: Context | None
+    ) -> list[tuple[DayWindow, bool]]:
+        """This run's windows, each with whether it is one asked again: those first."""
+        zone = self.settings.zone
+        held = len(progress)
+        self._expire(self.name, progress, now)
+        if len(progress) != held:
+            self._checkpoint(progress, context)
+        start, _, windows = self._windows(progress.point, self.settings.window_hours)
+        plan = [
+            (DayWindow(to_wall_clock(unit.start, zone), to_wall_clock(unit.end, zone)), True)
+            for pending in progress.due(now, self.bounds)
+            if (unit := pending.unit).kind is Kind.WINDOW
+            and unit.end is not None
+            and unit.start < start
+        ]
+        if plan:
+            self.logger.info("Windows to ask again: %d", len(plan))
+        return plan + [(window, False) for window in windows]
+
+    def _outcome(
+        self,
+        client: HappyTalkClient,
+        converter: RowConverter,
+        window: DayWindow,
+        pieces: list[tuple[DayWindow, bytes]] | UnitFailed,
+        streak: FailureStreak,
+    ) -> tuple[list[dict[str, Any]], Why | None]:
+        """A window's records, and why it is to be asked again (None: it is done)."""
+        rows = self._rows(client, pieces)
+        records: list[dict[str, Any]] = []
+        if not isinstance(rows, UnitFailed):
+            try:
+                records = converter.records([(piece, r or []) for piece, r in rows], window)
+            except HappyTalkResponseError as error:
+                rows = UnitFailed(error)
+        if isinstance(rows, UnitFailed):
+            self.logger.warning("%s; set aside, asked again next run", rows.error)
+            streak.failed(rows.error)
+            return [], Why.FAILED
+        streak.answered()
+        unconfirmed = any(piece_rows is None for _, piece_rows in rows)
+        return records, Why.UNCONFIRMED if unconfirmed else None
+
+    def _window_done(
+        self,
+        progress: Progress,
+        window: DayWindow,
+        why: Why | None,
+        *,
+        again: bool,
+        context: Context | None,
+    ) -> None:
+        """After a window's last record: its progress, then STATE."""
+        zone = self.settings.zone
+        unit = Unit.window(to_instant(window.start, zone), to_instant(window.end, zone))
+        now = dt.datetime.now(dt.timezone.utc)
+        if why is None:
+            progress.settle(unit)
+        else:
+            progress.set_aside(unit, why, now, bounds=self.bounds)
+        if not again:
+            _settle_within(progress, unit, keep=unit if why else None)
+            progress.done(unit.end or unit.start)
+        self._checkpoint(progress, context)
+
+    @staticmethod
+    def _rows(
+        client: HappyTalkClient, pieces: list[tuple[DayWindow, bytes]] | UnitFailed
+    ) -> list[tuple[DayWindow, list[dict[str, Any]] | None]] | UnitFailed:
+        """Each piece's rows (None: answered without data), or the unit's failure."""
+        if isinstance(pieces, UnitFailed):
+            return pieces
+        try:
+            return [
+                (piece, service_history_rows(client.answer(content, str(piece)), piece))
+                for piece, content in pieces
+            ]
+        except HappyTalkResponseError as error:
+            return UnitFailed(error)
+
+    def _checkpoint(self, progress: Progress, context: Context | None) -> None:
+        """The stream's state as its progress now stands, then STATE (after whole windows)."""
+        state = self.get_context_state(context)
+        if progress.point is not None:
+            self._move_bookmark(progress.point.isoformat(), context)
+        state.update(progress.to_state())
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+
+def _ask_window(
+    client: HappyTalkClient, api: Api, window: DayWindow
+) -> list[tuple[DayWindow, bytes]] | UnitFailed:
+    """`post_window`, or the failure of the window when it kept failing."""
+    try:
+        return post_window(client, api, window)
+    except HappyTalkUnavailableError as error:
+        failed = unit_failure(error, stopping=client.stopping)
+        if failed is None:
+            raise
+        return failed
+
+
+def _settle_within(progress: Progress, window: Unit, keep: Unit | None) -> None:
+    """Windows to ask again that a window just read covers leave: it was asked in their place."""
+    end = window.end or window.start
+    for pending in progress.pending():
+        unit = pending.unit
+        covered = unit.kind is Kind.WINDOW and unit.end is not None and window.start <= unit.start
+        if covered and unit.end is not None and unit.end <= end and unit != keep:
+            progress.settle(unit)
