@@ -55,6 +55,7 @@ LATE_BY = dt.timedelta(seconds=60)
 IN_FLIGHT_SECONDS = 0.3
 PROMPT_STOP_SECONDS = 5.0
 ERROR_MARK = "| ERROR"
+WARNING_MARK = "| WARNING"
 RETRIED = re.compile(r"\bretry \d+ of \d+")
 INCOMPLETE = 3  # the tap's exit code for a run that set units aside (README, Errors)
 
@@ -270,6 +271,11 @@ class TapRun:
     def says(self, *fragments: str) -> bool:
         """Whether its log holds any of `fragments`."""
         return any(fragment in self.log for fragment in fragments)
+
+    def warns(self, *fragments: str) -> bool:
+        """Whether a WARNING line of its log holds any of `fragments`."""
+        warnings = [line for line in self.log.splitlines() if WARNING_MARK in line]
+        return any(fragment in line for line in warnings for fragment in fragments)
 
 
 def run_tap(
@@ -533,8 +539,10 @@ def completed(run: TapRun) -> str:
         result = "split into halves, completed"
     elif RETRIED.search(run.log):
         result = "retried, completed"
-    if run.says("without 'data'", "without data", "does not describe", "dated outside the range"):
+    if run.warns("without 'data'", "does not describe", "dated outside the range"):
         result += " with a warning"
+    if run.says("(unconfirmed)"):
+        result += ", the day taken as empty for now (unconfirmed)"
     return result
 
 

@@ -427,6 +427,7 @@ class Target:
     """What a target would hold: records merged by `id`, and when each version first came."""
 
     rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    sent: Counter[str] = field(default_factory=Counter)  # records, versions and repeats too
     first_at: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
     versions: dict[str, dict[tuple[Any, ...], dt.datetime]] = field(
         default_factory=lambda: defaultdict(dict)
@@ -437,6 +438,7 @@ class Target:
         for stream, record in result.records:
             key = str(record["id"])
             self.rows[stream][key] = record
+            self.sent[stream] += 1
             self.first_at.setdefault((stream, key), result.at)
             if stream == "chat_rooms":
                 self.versions[key].setdefault(record_version(record), result.at)
@@ -473,13 +475,16 @@ def compare(world: World, server: LocalHappyTalk, target: Target) -> tuple[list[
         truth["chat_rooms"][room_id] = world.settled[room_id]
         for message in messages:
             truth["chat_messages"][str(message["id"])] = aware(message["send_date"])
-    lines, good = ["records     expected   received   lost"], True
+    lines, good = ["records            expected   received   lost   sent (versions, repeats)"], True
     lost_lines = []
     for stream in STREAMS:
         expected, received = truth[stream], target.rows[stream]
         lost = sorted(set(expected) - set(received))
         good &= not lost
-        lines.append(f"  {stream:<16} {len(expected):>7,} {len(received):>10,} {len(lost):>6,}")
+        lines.append(
+            f"  {stream:<16} {len(expected):>8,} {len(received):>10,} {len(lost):>6,} "
+            f"{target.sent[stream]:>8,}"
+        )
         lost_lines += [f"  lost: {stream} {key} (of {wall(expected[key])})" for key in lost[:20]]
     stale = sorted(
         room_id
