@@ -137,7 +137,7 @@ class Pending:
             unit,
             why,
             instant(entry.get("since")) or read_at,
-            tries if isinstance(tries, int) and tries >= 0 else 0,
+            tries if type(tries) is int and tries >= 0 else 0,
             instant(entry.get("closed_at")),
         )
 
@@ -184,7 +184,7 @@ class Progress:
         counts = state.get(GIVEN_UP)
         for why in Why:
             count = counts.get(why.value) if isinstance(counts, dict) else None
-            if isinstance(count, int) and count > 0:
+            if type(count) is int and count > 0:
                 progress.given_up[why] = count
         return progress
 
@@ -229,11 +229,13 @@ class Progress:
         """Ask the unit again in later runs, for `why`.
 
         Asked again for the same reason, it keeps its `since` and counts one more try; for
-        another reason it starts anew. Past `bounds.most` units, the least needed are given up.
+        another reason it starts anew. `closed`: when a room was seen closed, None while it is
+        open (a room that opens again is open). Past `bounds.most` units, the least needed are
+        given up.
         """
         known = self._pending.get(unit.key)
         if known is not None and known.why is why:
-            pending = replace(known, tries=known.tries + 1, closed=closed or known.closed)
+            pending = replace(known, tries=known.tries + 1, closed=closed)
         else:
             pending = Pending(unit, why, now, closed=closed)
         self._pending[unit.key] = pending
@@ -272,8 +274,9 @@ class Progress:
         return confirmed
 
     def give_up(self, pending: Pending) -> None:
-        """The unit leaves, counted as given up."""
-        self._pending.pop(pending.unit.key, None)
+        """The unit leaves, counted as given up (once: a unit no longer held counts nothing)."""
+        if self._pending.pop(pending.unit.key, None) is None:
+            return
         self.given_up[pending.why] = self.given_up.get(pending.why, 0) + 1
         self._just_given_up.append(pending)
 

@@ -70,31 +70,66 @@ def config(server):
         "fail-echoing-the-token",
     ],
 )
-def test_a_broken_answer_stops_the_run_at_that_window_with_one_line(
+def test_a_broken_answer_sets_its_window_aside_and_the_next_run_sends_it(
     tmp_path, server, config, fault, message
 ):
+    """TRUST 11 for service history: the other days still come; the window comes later."""
     server.inject(fault, day="2024-03-02")
     run = run_tap(tmp_path, config)
+    refused = '"result": "fail"' in fault.text
+    if refused:  # HappyTalk's own refusal says nothing about one window: the run stops
+        assert run.returncode == 1
+        final = [line for line in run.stderr.splitlines() if "| ERROR" in line][-1]
+        assert "2024-03-02 00:00:00..23:59:59" in final
+        assert message in final
+        assert {r["request_date"][:10] for r in run.records} == {"2024-03-01"}
+        assert run.bookmark == "2024-03-02T00:00:00+09:00"
+        assert SECRET not in run.stdout + run.stderr
+        return
+    again = run_tap(tmp_path, config, state=run.states[-1])
 
-    assert run.returncode == 1
+    assert run.returncode == 3, run.stderr
     assert "Traceback" not in run.stderr
-    final = [line for line in run.stderr.splitlines() if "| ERROR" in line][-1]
-    assert "2024-03-02 00:00:00..23:59:59" in final
-    assert message in final
+    (aside,) = [line for line in run.stderr.splitlines() if "set aside, asked again" in line]
+    assert "2024-03-02 00:00:00..23:59:59" in aside
+    assert message in aside
+    (held,) = [line for line in run.stderr.splitlines() if "units set aside (failed)" in line]
+    assert "window 2024-03-02 00:00:00..23:59:59" in held
     assert SECRET not in run.stdout + run.stderr
-    # What came before is delivered, and the state points at the failed window.
-    assert {r["request_date"][:10] for r in run.records} == {"2024-03-01"}
-    assert run.bookmark == "2024-03-02T00:00:00+09:00"
+    # Every other window is delivered, and the state holds the failed one to ask again.
+    assert {r["request_date"][:10] for r in run.records} == {"2024-03-01", "2024-03-03"}
+    state = run.states[-1]["bookmarks"]["service_history"]
+    assert state["replication_key_value"] == "2024-03-04T00:00:00+09:00"
+    (entry,) = state["ask_again"]
+    assert (entry["unit"], entry["why"], entry["start"]) == (
+        "window",
+        "failed",
+        "2024-03-02T00:00:00+09:00",
+    )
+    assert again.returncode == 0, again.stderr
+    assert {r["request_date"][:10] for r in again.records} == {"2024-03-02"}
+    assert again.states[-1]["bookmarks"]["service_history"]["ask_again"] == []
 
 
-@pytest.mark.parametrize("body", [{"result": "success"}, {"result": "success", "data": None}])
-def test_an_answer_without_data_is_an_empty_day_with_a_warning(tmp_path, server, config, body):
+@pytest.mark.parametrize(
+    "body",
+    [{"result": "success"}, {"result": "success", "data": None}, {"result": "success", "data": {}}],
+)
+def test_an_answer_without_data_is_empty_for_now_and_asked_again(tmp_path, server, config, body):
+    """TRUST 5: a success without data may be an honest empty day, or a glitch that heals."""
     server.inject(answer(**body), day="2024-03-02")
     run = run_tap(tmp_path, config)
+    again = run_tap(tmp_path, config, state=run.states[-1])
 
     assert run.returncode == 0, run.stderr
-    assert "answered 2024-03-02 00:00:00..23:59:59 without 'data'" in run.stderr
+    assert "windows answered without data (unconfirmed)" in run.stderr
     assert {r["request_date"][:10] for r in run.records} == {"2024-03-01", "2024-03-03"}
+    (entry,) = run.states[-1]["bookmarks"]["service_history"]["ask_again"]
+    assert (entry["why"], entry["start"]) == ("unconfirmed", "2024-03-02T00:00:00+09:00")
+    # The glitch healed: the next run asks the day again and sends what it holds.
+    assert again.returncode == 0, again.stderr
+    assert {r["request_date"][:10] for r in again.records} == {"2024-03-02"}
+    assert again.states[-1]["bookmarks"]["service_history"]["ask_again"] == []
 
 
 def test_unknown_fields_are_kept_in_extra_fields_and_named_once(tmp_path, server, config):

@@ -93,9 +93,6 @@ def test_a_room_read_again_and_still_open_counts_one_more_try_since_it_was_first
     assert progress.pending() == [Pending(room(), Why.OPEN, at(OPENED), tries=2)]
 
 
-@pytest.mark.xfail(
-    reason="bug: set_aside keeps `closed or known.closed`, so a room that reopens stays closed"
-)
 def test_a_room_seen_closed_that_opens_again_is_held_as_open():
     progress = holding("100", closed=at(CLOSED))
     observe(progress, record(status="1"), at(CLOSED))

@@ -60,6 +60,18 @@ def assert_one_error_line(run, *fragments: str) -> str:
     return str(line)
 
 
+def assert_set_aside(run, *fragments: str) -> None:
+    """The run went on past a window that kept failing, named it in a WARNING, and exits 3."""
+    assert run.returncode == 3, run.stderr
+    assert run.error_lines == []
+    aside = [line for line in run.stderr.splitlines() if "set aside, asked again next run" in line]
+    assert aside
+    for fragment in fragments:
+        assert all(fragment in line for line in aside), aside
+    assert "the data is incomplete" in run.stderr
+    assert SECRET not in run.stderr + run.stdout
+
+
 def new_client(api_url: str, token: Secret) -> HappyTalkClient:
     return HappyTalkClient(
         api_url=api_url,
@@ -229,10 +241,20 @@ def test_a_connection_dropped_during_the_tls_handshake_is_retried(tmp_path, serv
 
         threading.Thread(target=drop_connections, daemon=True).start()
         run = run_tap(
-            tmp_path, {**config, "api_url": f"https://127.0.0.1:{port}", "max_retries": 1}
+            tmp_path,
+            {
+                **config,
+                "api_url": f"https://127.0.0.1:{port}",
+                "max_retries": 1,
+                "end_date": "2024-03-02",  # one window: two attempts, both dropped
+            },
         )
 
-    assert_one_error_line(run, "after 2 attempts", "connection failed")
+    # Each window failed alike: each is set aside, to be asked again by the next run.
+    assert_set_aside(run, "after 2 attempts", "connection failed")
+    assert run.records == []
+    (entry,) = run.states[-1]["bookmarks"]["service_history"]["ask_again"]
+    assert (entry["why"], entry["start"]) == ("failed", "2024-03-01T00:00:00+09:00")
     assert "certificate" not in run.stderr
 
 
@@ -550,7 +572,8 @@ def test_a_timestamp_not_in_happytalks_shape_names_the_field(
     row = {"id": "7", "type": "A", "kind": "S", "request_date": f"{DAY2} 12:00:00", field: value}
     server.inject(Fault("extra_rows", rows=[row]), day=DAY2)
     run = run_tap(tmp_path, config)
-    assert_one_error_line(run, "record 7", field, "not Y-m-d H:i:s")
+    assert_set_aside(run, "record 7", field, "not Y-m-d H:i:s")
+    assert all(not r["request_date"].startswith(DAY2) for r in run.records)
 
 
 @pytest.mark.parametrize("value", [None, "", "0000-00-00 00:00:00"])

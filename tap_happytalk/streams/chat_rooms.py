@@ -500,10 +500,10 @@ class ChatRoomsStream(HappyTalkStream):
         tracking = self.settings.open_room_recheck > dt.timedelta(0)
         for mark in run.marks:
             ours = mark in marks
-            if ours:
+            if ours and listed.unconfirmed:  # asked again: one more try, since kept
+                mark.progress.set_aside(day.unit, Why.UNCONFIRMED, now, bounds=bounds)
+            elif ours:
                 mark.progress.settle(day.unit)
-                if listed.unconfirmed:
-                    mark.progress.set_aside(day.unit, Why.UNCONFIRMED, now, bounds=bounds)
             for record in day.read:
                 opened = open_rooms.room_unit(record).start
                 young = now - opened < self.settings.open_room_recheck
