@@ -187,6 +187,7 @@ class ChatRooms:
         clock: Callable[[], dt.datetime] = korea_now,
         paging_as_strings: bool = False,
         limit_over_max: LimitOverMax = "clamp",
+        shuffle_ties: bool = False,
     ) -> None:
         """Hold `rooms` (as `sample_rooms` makes them).
 
@@ -195,11 +196,16 @@ class ChatRooms:
         `page`, `limit` and `total_count` as strings, as HappyTalk documents them, instead of
         numbers, as its example shows. `limit_over_max` is what a `limit` over 50 does:
         `clamp` serves 50 (A15), `refuse` answers -599 `limit`, `serve` serves as many as asked
-        (a HappyTalk that ignores its documented maximum).
+        (a HappyTalk that ignores its documented maximum). With `shuffle_ties` the room list
+        orders rooms with equal sort keys randomly, differently on every request, as a SQL
+        database may for `ORDER BY reg_date LIMIT .. OFFSET ..` (A12); seeded, so a test
+        that fails fails again.
         """
         self.clock = clock
         self.paging_as_strings = paging_as_strings
         self.limit_over_max: LimitOverMax = limit_over_max
+        self.shuffle_ties = shuffle_ties
+        self._ties = random.Random(12)  # noqa: S311 - an order of ties, not a secret
         self._lock = threading.RLock()
         self._rooms: dict[str, _Room] = {}
         self._seq = itertools.count()
@@ -349,9 +355,14 @@ class ChatRooms:
                 if low <= str(room.chat.get("reg_date"))[:10] <= high  # A9: by reg_date
                 and (status == ALL_STATUSES or str(room.chat.get("status")) == str(status))
             ]
-            chosen.sort(
-                key=lambda room: (str(room.chat.get(sort_key)), room.seq), reverse=descending
-            )
+            if self.shuffle_ties:
+                # A stable sort keeps the shuffled order among equal keys, descending too.
+                self._ties.shuffle(chosen)
+                chosen.sort(key=lambda room: str(room.chat.get(sort_key)), reverse=descending)
+            else:
+                chosen.sort(
+                    key=lambda room: (str(room.chat.get(sort_key)), room.seq), reverse=descending
+                )
             shown = chosen[(page - 1) * limit : page * limit]
             rooms = [self._list_item(room) for room in shown]
         paging: tuple[int | str, ...] = (page, limit, len(chosen))

@@ -53,7 +53,9 @@ ASSUMED — HappyTalk documents no answer for these; this server's choice is an 
         `0000-00-00 00:00:00` sorts first ascending, last descending), ties broken by the order
         the rooms were added, like an auto-increment key; `desc` is the exact reverse of `asc`.
         Every request sorts the rooms as they are then: a room opened (or closed, for
-        `complate_date`) between two page requests moves the rooms sorted after it.
+        `complate_date`) between two page requests moves the rooms sorted after it. With
+        `shuffle_ties`, rooms with equal sort keys come in a random order, different on every
+        request, as a SQL database is free to give them (HappyTalk documents no tie-break).
     A13 A malformed `ndate`, `sdate` or `edate` (not `Y-m-d`, or no such day): -599 `date`.
     A14 `status`, `limit` and `page` may be ints or strings of ints; anything else, and a `limit`
         or `page` below 1: -599 with the field's name (`status`, `limit`, `page`). A status
@@ -397,6 +399,7 @@ class LocalHappyTalk:
         paging_as_strings: bool = False,
         limit_over_max: LimitOverMax = "clamp",
         clock: Callable[[], dt.datetime] = korea_now,
+        shuffle_ties: bool = False,
     ) -> None:
         """Serve `events` on the paths of `endpoints` (both, unless told otherwise).
 
@@ -414,7 +417,7 @@ class LocalHappyTalk:
         `chat_permission=False`, `token` reads service history but gets -502 unAuthorized on
         the chat paths (A23); it is an attribute, to change while running. `clock` is "now"
         for the chat calls (today's rooms; rooms and messages added without a date);
-        `paging_as_strings` and `limit_over_max` are `ChatRooms`'s options.
+        `paging_as_strings`, `limit_over_max` and `shuffle_ties` are `ChatRooms`'s options.
         """
         self.token = token
         self.unauthorized_tokens = set(unauthorized_tokens)
@@ -432,6 +435,7 @@ class LocalHappyTalk:
             clock=clock,
             paging_as_strings=paging_as_strings,
             limit_over_max=limit_over_max,
+            shuffle_ties=shuffle_ties,
         )
         if chats:
             self.routes[CHAT_ROOM_LISTS_PATH] = self.chat_room_lists
@@ -876,6 +880,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--token", default=DEFAULT_TOKEN, help="the token the server accepts (the tap's `token`)"
     )
+    parser.add_argument(
+        "--shuffle-ties",
+        action="store_true",
+        help=(
+            "list rooms opened in the same second in a random order, different on every "
+            "room-list request, as a SQL database may"
+        ),
+    )
     args = parser.parse_args(argv)
     if args.rooms_per_day and args.messages_per_room < 3:  # noqa: PLR2004 - see sample_rooms
         parser.error("--messages-per-room: a sample room has at least 3 messages")
@@ -887,6 +899,7 @@ def main(argv: list[str] | None = None) -> None:
         token=args.token,
         latency_seconds=args.latency_ms / 1000,
         port=args.port,
+        shuffle_ties=args.shuffle_ties,
     )
     server.start()
     messages = sum(len(room["message"]) for room in rooms)

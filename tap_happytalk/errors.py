@@ -66,6 +66,21 @@ class UndocumentedAnswerError(HappyTalkResponseError):
     """
 
 
+class UnreadableDayError(HappyTalkResponseError):
+    """A day's room list that cannot be read exactly: set the day aside, ask it again later.
+
+    Raised by `streams.room_list`: a page that repeats its predecessor, passes that never
+    agree, rooms opened in one second that no single answer can hold.
+    """
+
+    def __init__(self, day: str, problem: str) -> None:
+        """Name the day and what was wrong with its list."""
+        super().__init__(
+            f"HappyTalk's list of the rooms of {day} {problem}, so it cannot be read exactly"
+        )
+        self.day = day
+
+
 def redact(text: str, secret: str | None) -> str:
     """Replace every occurrence of `secret` in `text`, so no message can leak the token."""
     if not secret:
