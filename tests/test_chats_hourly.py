@@ -257,6 +257,9 @@ def upgrade_state(name: str) -> dict[str, Any]:
 
 
 def test_the_previous_releases_state_resumes_where_it_stopped(tmp_path):
+    """Release 1.2's state with both chat streams: messages resume at the point; the rooms,
+    which that release's state cannot prove were sent (chat_messages alone moved the same
+    point), are read from start_date once: sent again, never lost."""
     with serve(sample_rooms(DAY1, 5, 3, 3)) as server:
         config = config_for(server, days=5)
         run = run_streams(tmp_path, config, CHATS, state=upgrade_state("every-stream.json"))
@@ -265,9 +268,13 @@ def test_the_previous_releases_state_resumes_where_it_stopped(tmp_path):
 
     assert run.returncode == 0, run.stderr
     later = [r for r in want.rooms if r["reg_date"] >= "2024-03-04"]
-    assert sent(run, ROOMS) == later  # nothing before the old bookmark read again
-    assert sent(run, MESSAGES) == [m for r in later for m in want.messages[r["id"]]]
-    assert days == {"2024-03-04", "2024-03-05"}
+    assert sent(run, ROOMS) == want.rooms
+    messages = {m["id"] for m in sent(run, MESSAGES)}
+    assert {m["id"] for r in later for m in want.messages[r["id"]]} <= messages
+    assert messages <= {m["id"] for m in want.all_messages}
+    assert days == {f"2024-03-0{day}" for day in range(1, 6)}
+    (warning,) = [line for line in warnings(run) if "release 1.2" in line]
+    assert "chat_rooms is read again from start_date this once" in warning
     final = run.states[-1]["bookmarks"]
     assert final[ROOMS]["replication_key_value"] == final[MESSAGES]["replication_key_value"]
     assert (
@@ -292,9 +299,10 @@ def test_a_bookmark_the_previous_release_held_at_an_open_room_resumes_there(tmp_
     with serve(sample_rooms(DAY1, 5, 3, 3)) as server:
         want = expected(server)
         held = next(r for r in want.rooms if r["reg_date"] >= "2024-03-03")
-        state = upgrade_state("every-stream.json")
+        # chat_rooms alone: its 1.2 point is a point its rooms were sent to.
+        state = upgrade_state("rooms-without-messages.json")
         state["bookmarks"][ROOMS]["replication_key_value"] = held["reg_date"]
-        run = run_streams(tmp_path, config_for(server, days=5), CHATS, state=state)
+        run = run_streams(tmp_path, config_for(server, days=5), [ROOMS], state=state)
 
     assert run.returncode == 0, run.stderr
     assert sent(run, ROOMS) == [r for r in want.rooms if r["reg_date"] >= held["reg_date"]]

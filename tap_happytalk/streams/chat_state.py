@@ -91,12 +91,15 @@ def upgraded(state: dict[str, Any]) -> dict[str, Any]:
     Release 1.2 kept a point for `chat_rooms` alone (no `open_rooms`), and sent a room's
     messages with the room; the SDK left `chat_messages` an empty state when it was selected,
     none when it was not. So an empty `chat_messages` beside such a `chat_rooms` state means
-    the messages came as far as the rooms: they resume from the same point. Without any
-    `chat_messages` state they never came, and are read from `start_date`.
+    the messages came as far as that point: they resume from it. Without any `chat_messages`
+    state they never came, and are read from `start_date`. Release 1.2 moved the point of
+    `chat_rooms` also when `chat_messages` was selected alone, sending no room: the state
+    cannot tell that run from one with both selected, so with an empty `chat_messages`
+    `chat_rooms` is read again from `start_date`, once (rooms are sent again, never lost).
 
     Release 1.3 kept `open_rooms` per chat stream (read as units `open` or `missing` by
-    `Progress.from_state`). A stream with a point whose sibling has none (release 1.3 run
-    with one chat stream selected) needs nothing here: the sibling reads from `start_date`.
+    `Progress.from_state`), and left `chat_rooms: {}` when `chat_messages` ran alone, which
+    reads from `start_date` as it should.
 
     Either way `chat_rooms` gets its `ask_again` at once: the SDK writes `chat_messages: {}`
     into STATE before the first day is done, and a STATE of this release must never read as
@@ -114,4 +117,13 @@ def upgraded(state: dict[str, Any]) -> dict[str, Any]:
         kept = ("replication_key", "replication_key_value")
         carried["chat_messages"] = {key: rooms[key] for key in kept if key in rooms}
         carried["chat_messages"][ASK_AGAIN] = []
+        if "replication_key_value" in rooms:
+            carried["chat_rooms"] = {"replication_key": REPLICATION_KEY, ASK_AGAIN: []}
+            logger.warning(
+                "The state is release 1.2's, which moved chat_rooms' point also when "
+                "chat_messages ran alone and no room was sent: chat_rooms is read again from "
+                "start_date this once (rooms already sent come again; chat_messages resumes "
+                "from %s)",
+                rooms["replication_key_value"],
+            )
     return {**state, "bookmarks": carried}
