@@ -73,11 +73,13 @@ PRIVACY_MAPS: dict[str, Any] = {
             "last_message": "__NULL__",
             "user_parameter": "__NULL__",
             "vote_comment": "__NULL__",
+            "extra_fields": "__NULL__",
         },
         "chat_messages": {
             "from_id": "sha256(config['hash_salt'] + from_id) if from_id else None",
             "to_id": "sha256(config['hash_salt'] + to_id) if to_id else None",
             "contents": "__NULL__",
+            "extra_fields": "__NULL__",
         },
     },
 }
@@ -1053,7 +1055,7 @@ def test_the_privacy_map_hashes_customers_and_drops_what_they_wrote(tmp_path):
         assert room["customer_uuid"] not in run.stdout
         assert not room["users_id"] or room["users_id"] not in run.stdout
 
-    dropped = {"title", "last_message", "user_parameter", "vote_comment"}
+    dropped = {"title", "last_message", "user_parameter", "vote_comment", "extra_fields"}
     rooms = sent(run, ROOMS)
     assert [r["id"] for r in rooms] == [r["id"] for r in want.rooms]
     for record, room in zip(rooms, want.rooms, strict=True):

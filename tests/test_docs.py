@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from local_happytalk.chats import sample_rooms
-from local_happytalk.server import LocalHappyTalk
+from local_happytalk.chats import CHAT_DATA_PATH, CHAT_ROOM_LISTS_PATH, sample_rooms
+from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 from tap_happytalk.settings import OWN_SETTINGS
 
 from .conftest import FIRST_DAY, catalog_selecting, run_tap, tap_about, write_json
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.timeout(180)
 
 CHATS = ("chat_rooms", "chat_messages")
 README = Path(__file__).resolve().parent.parent / "README.md"
+EVERY_STREAM = frozenset({"service_history", "chat_rooms", "chat_messages"})
 
 
 def test_readme_settings_table_is_the_one_about_prints():
@@ -79,6 +80,51 @@ def test_the_privacy_stream_map_in_the_readme_hashes_logins_and_drops_the_text(
         assert record["request_user"] == hashlib.sha256(f"pepper{login}".encode()).hexdigest()
     assert not any(event["request_user"] in run.stdout for event in events)
     assert "IP" not in run.stdout
+
+
+def test_the_privacy_maps_in_the_readme_drop_a_personal_field_happytalk_adds(tmp_path):
+    """A field no schema describes lands in extra_fields: the maps drop it until read."""
+    readme = README.read_text(encoding="utf-8")
+    maps: dict[str, Any] = {"stream_map_config": {"hash_salt": "pepper"}, "stream_maps": {}}
+    for marker in ("<!-- privacy-map -->", "<!-- privacy-map-chats -->"):
+        block = readme.split(marker, 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+        (plugin,) = yaml.safe_load(block)
+        maps["stream_maps"].update(plugin["config"]["stream_maps"])
+    phone = "010-9876-5432"
+    rooms = sample_rooms(FIRST_DAY, 2, 3, 3)
+    with LocalHappyTalk(sample_events(FIRST_DAY, 2, 3), rooms=rooms) as server:
+        added = {"customer_phone": phone}
+        row = {
+            "id": "900001",
+            "type": "A",
+            "kind": "S",
+            "request_user": "lc-kim",
+            "request_date": "2024-03-01 10:00:00",
+            **added,
+        }
+        server.inject(Fault("extra_rows", rows=[row]), day="2024-03-01")
+        for path in (CHAT_ROOM_LISTS_PATH, CHAT_DATA_PATH):
+            server.inject(Fault("edit_rooms", body=added), path=path, times=100)
+        server.inject(Fault("edit_messages", body=added), path=CHAT_DATA_PATH, times=100)
+        config = {
+            **maps,
+            "token": server.token,
+            "api_url": server.url,
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-03",
+        }
+        catalog = write_json(tmp_path / "catalog.json", catalog_selecting(EVERY_STREAM))
+        run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
+        bare = run_tap(
+            tmp_path,
+            {k: v for k, v in config.items() if k != "stream_maps"},
+            args=("--catalog", str(catalog)),
+        )
+
+    assert run.returncode == bare.returncode == 0, run.stderr
+    assert phone in bare.stdout, "without the maps, the added field is kept in extra_fields"
+    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == EVERY_STREAM
+    assert phone not in run.stdout
 
 
 def test_the_chats_privacy_stream_map_in_the_readme_drops_what_customers_wrote(tmp_path):
