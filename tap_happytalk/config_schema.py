@@ -130,10 +130,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Open rooms: recheck for (days)",
         description=(
             "A consultation room still open when a run reads it (waiting, with the chatbot, or "
-            "in progress) joins the open-room set in the state, and every later run reads it "
-            "again by id, sending its new status, rating and messages, until it closes; for "
-            "at most this many days after it was opened, after which it is given up with a "
-            "warning. 0 never reads a room again."
+            "in progress) is kept in the state as a room to ask again (open), and every later "
+            "run reads it again by id, sending its new status, rating and messages, until it "
+            "closes; for at most this many days after it was opened, after which it is given "
+            "up with a warning. 0 never reads a room again."
         ),
     ),
     th.Property(
@@ -155,8 +155,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=60,
         title="Closed rooms: wait for a rating (minutes)",
         description=(
-            "A consultation room read when closed but not yet rated stays in the open-room "
-            "set and is read once more when this many minutes have passed since it closed, "
+            "A consultation room read when closed but not yet rated stays a room to ask again "
+            "(open) and is read once more when this many minutes have passed since it closed, "
             "for a rating the customer gives after closing. Costs one more request per such "
             "room; 0 takes a closed room as final when first read."
         ),
