@@ -5,10 +5,12 @@ injected on one day of six (20 events a day). A run that fails, is stopped, ends
 (exit code 3) or was answered without data for a day (which it takes as empty for now, and
 asks again in later runs) is followed, as the next scheduled run would be, by one resumed from
 the last STATE it emitted, with the fault gone.
-The table counts records across those runs: expected (what HappyTalk's answers legitimately
-held), delivered, lost, duplicated; checks that the token appeared in no output; and gives the
-outcome the tap decided on, with what the scenario checks besides (the one error line, a
-redirect target that must receive nothing, request attempts, types, the seconds a stop took).
+The table counts records across those runs: expected (what HappyTalk held: a day once answered
+without data counts whole, its events there to be asked again; a day whose answer a fault
+replaced with other records counts those), delivered, lost, duplicated; checks that the token
+appeared in no output; and gives the outcome the tap decided on, with what the scenario checks
+besides (the one error line, a redirect target that must receive nothing, request attempts,
+types, the seconds a stop took, the day asked again).
 
 One row loses a record on purpose: "late commit, margin 0" shows what `end_margin_seconds`
 prevents. The matrix fails (exit 1, naming each problem) if any other row loses a record, if
