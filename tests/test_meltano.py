@@ -473,3 +473,37 @@ def test_an_unknown_setting_under_meltano_gets_one_warning_from_the_tap(project)
     assert len(warnings) == 1, done.stderr
     assert "'window_size' (did you mean 'window_size_hours'?)" in warnings[0]
     assert "warning" in warnings[0].lower()
+
+
+def test_an_incomplete_run_fails_the_job_and_the_next_resumes_from_its_state(project):
+    """Exit 3 under Meltano: the job fails (an alert fires), its STATE is kept, and the next
+    run asks only the unit set aside and what is new, not everything from scratch."""
+    events = sample_events(FIRST_DAY, 3, 4)
+    rooms = sample_rooms(FIRST_DAY, 3, 3, 3)
+    bad = rooms[4]["chat"]["id"]
+    state_id = "dev:tap-happytalk-to-target-jsonl:incomplete"
+    for stream in STREAMS:
+        (project / "output" / f"{stream}.jsonl").unlink(missing_ok=True)
+    with LocalHappyTalk(events, rooms=rooms) as server:
+        server.inject(Fault("status", status=500), room_id=bad, times=10**6)
+        env = tap_env(server, "2024-03-04", TAP_HAPPYTALK_MAX_RETRIES="1")
+        args = ("run", "--state-id-suffix", "incomplete", "tap-happytalk", "target-jsonl")
+        failed = run_meltano(project, *args, env=env, fails=True)
+        held = json.loads(meltano(project, "state", "get", state_id, env={}))
+        first = {stream: jsonl(project, stream) for stream in STREAMS}
+        server.clear_faults()
+        asked = len(server.requests)
+        meltano(project, *args, env=env)
+        requests = server.requests[asked:]
+        both = {stream: jsonl(project, stream) for stream in STREAMS}
+
+    assert "the data is incomplete" in failed.stderr
+    bookmarks = held["singer_state"]["bookmarks"]
+    assert bookmarks["chat_rooms"]["replication_key_value"] == "2024-03-04T00:00:00+09:00"
+    assert [e["id"] for e in bookmarks["chat_rooms"]["ask_again"]] == [bad]
+    assert bad not in {r["id"] for r in first["chat_rooms"]}
+    assert len(first["chat_rooms"]) == 8
+    # The next run: the room set aside, and nothing from scratch.
+    assert [r.room_id for r in requests if r.room_id] == [bad]
+    assert not [r for r in requests if r.path == CHAT_ROOM_LISTS_PATH]
+    assert sorted(r["id"] for r in both["chat_rooms"]) == sorted(r["chat"]["id"] for r in rooms)
