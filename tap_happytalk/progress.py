@@ -36,7 +36,7 @@ from typing import Any
 
 ASK_AGAIN = "ask_again"
 GIVEN_UP = "given_up"
-LEGACY_OPEN_ROOMS = "open_rooms"  # the state of release 1.3: open rooms only
+LEGACY_OPEN_ROOMS = "open_rooms"  # the state written at 499911a: open rooms only
 MOST_UNITS = 5_000  # about 150 bytes each in the state
 
 
@@ -112,7 +112,7 @@ class Pending:
 
     @classmethod
     def from_state(cls, entry: object, read_at: dt.datetime) -> Pending | None:
-        """The unit an `ask_again` entry (or an open room of release 1.3) describes, or None."""
+        """The unit an `ask_again` entry (or an `open_rooms` one of 499911a) describes, or None."""
         if not isinstance(entry, dict):
             return None
         kind = entry.get("unit", Kind.ROOM.value)
@@ -169,7 +169,7 @@ class Progress:
     ) -> Progress:
         """The progress a stream's state holds, its point already read.
 
-        Unreadable entries are left out. Release 1.3's `open_rooms` is read as rooms `open`
+        Unreadable entries are left out. The `open_rooms` of 499911a is read as rooms `open`
         (or `missing`).
         """
         entries = state.get(ASK_AGAIN)

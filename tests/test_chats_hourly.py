@@ -257,7 +257,7 @@ def upgrade_state(name: str) -> dict[str, Any]:
 
 
 def test_the_previous_releases_state_resumes_where_it_stopped(tmp_path):
-    """Release 1.2's state with both chat streams: messages resume at the point; the rooms,
+    """The state of e8bc330 with both chat streams: messages resume at the point; the rooms,
     which that release's state cannot prove were sent (chat_messages alone moved the same
     point), are read from start_date once: sent again, never lost."""
     with serve(sample_rooms(DAY1, 5, 3, 3)) as server:
@@ -273,7 +273,7 @@ def test_the_previous_releases_state_resumes_where_it_stopped(tmp_path):
     assert {m["id"] for r in later for m in want.messages[r["id"]]} <= messages
     assert messages <= {m["id"] for m in want.all_messages}
     assert days == {f"2024-03-0{day}" for day in range(1, 6)}
-    (warning,) = [line for line in warnings(run) if "release 1.2" in line]
+    (warning,) = [line for line in warnings(run) if "e8bc330" in line]
     assert "chat_rooms is read again from start_date this once" in warning
     final = run.states[-1]["bookmarks"]
     assert final[ROOMS]["replication_key_value"] == final[MESSAGES]["replication_key_value"]
@@ -299,7 +299,7 @@ def test_a_bookmark_the_previous_release_held_at_an_open_room_resumes_there(tmp_
     with serve(sample_rooms(DAY1, 5, 3, 3)) as server:
         want = expected(server)
         held = next(r for r in want.rooms if r["reg_date"] >= "2024-03-03")
-        # chat_rooms alone: its 1.2 point is a point its rooms were sent to.
+        # chat_rooms alone: its e8bc330 point is a point its rooms were sent to.
         state = upgrade_state("rooms-without-messages.json")
         state["bookmarks"][ROOMS]["replication_key_value"] = held["reg_date"]
         run = run_streams(tmp_path, config_for(server, days=5), [ROOMS], state=state)

@@ -199,7 +199,7 @@ def test_an_old_room_unknown_once_is_asked_again_whatever_its_age(tmp_path):
 
 
 def test_messages_alone_of_the_previous_release_backfill_the_rooms(tmp_path):
-    """Release 1.3 run with chat_messages alone left `chat_rooms: {}`: rooms from start_date."""
+    """499911a run with chat_messages alone left `chat_rooms: {}`: rooms from start_date."""
     rooms = sample_rooms(DAY1, 3, 3, 3)
     state = {
         "bookmarks": {

@@ -86,24 +86,25 @@ def read_mark(stream: str, state: dict[str, Any], zone: dt.tzinfo, now: dt.datet
 
 
 def upgraded(state: dict[str, Any]) -> dict[str, Any]:
-    """The tap's state, with one written by an earlier release carried on.
+    """The tap's state, with one written by an earlier version carried on.
 
-    Release 1.2 kept a point for `chat_rooms` alone (no `open_rooms`), and sent a room's
-    messages with the room; the SDK left `chat_messages` an empty state when it was selected,
-    none when it was not. So an empty `chat_messages` beside such a `chat_rooms` state means
-    the messages came as far as that point: they resume from it. Without any `chat_messages`
-    state they never came, and are read from `start_date`. Release 1.2 moved the point of
-    `chat_rooms` also when `chat_messages` was selected alone, sending no room: the state
-    cannot tell that run from one with both selected, so with an empty `chat_messages`
-    `chat_rooms` is read again from `start_date`, once (rooms are sent again, never lost).
+    At e8bc330 (before the open-room set) the tap kept a point for `chat_rooms` alone (no
+    `open_rooms`), and sent a room's messages with the room; the SDK left `chat_messages` an
+    empty state when it was selected, none when it was not. So an empty `chat_messages` beside
+    such a `chat_rooms` state means the messages came as far as that point: they resume from
+    it. Without any `chat_messages` state they never came, and are read from `start_date`.
+    That version moved the point of `chat_rooms` also when `chat_messages` was selected alone,
+    sending no room: the state cannot tell that run from one with both selected, so with an
+    empty `chat_messages`, `chat_rooms` is read again from `start_date`, once (rooms are sent
+    again, never lost).
 
-    Release 1.3 kept `open_rooms` per chat stream (read as units `open` or `missing` by
+    At 499911a the tap kept `open_rooms` per chat stream (read as units `open` or `missing` by
     `Progress.from_state`), and left `chat_rooms: {}` when `chat_messages` ran alone, which
     reads from `start_date` as it should.
 
     Either way `chat_rooms` gets its `ask_again` at once: the SDK writes `chat_messages: {}`
-    into STATE before the first day is done, and a STATE of this release must never read as
-    one of release 1.2.
+    into STATE before the first day is done, and a STATE of this version must never read as
+    one of e8bc330.
     """
     bookmarks = state.get("bookmarks")
     if not isinstance(bookmarks, dict):
@@ -120,7 +121,8 @@ def upgraded(state: dict[str, Any]) -> dict[str, Any]:
         if "replication_key_value" in rooms:
             carried["chat_rooms"] = {"replication_key": REPLICATION_KEY, ASK_AGAIN: []}
             logger.warning(
-                "The state is release 1.2's, which moved chat_rooms' point also when "
+                "The state is one written at e8bc330 (before the open-room set), which moved "
+                "chat_rooms' point also when "
                 "chat_messages ran alone and no room was sent: chat_rooms is read again from "
                 "start_date this once (rooms already sent come again; chat_messages resumes "
                 "from %s)",
