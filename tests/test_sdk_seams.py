@@ -393,6 +393,23 @@ def test_the_cli_calls_the_callbacks_the_tap_wraps():
     assert "about" in by_name, "seam: Tap.invoke gets `about` among its keyword arguments"
 
 
+def test_tap_invoke_returns_once_sync_all_is_done(monkeypatch):
+    synced: list[Tap] = []
+
+    class Recording(TapHappyTalk):
+        def __init__(self, **_: Any) -> None:  # no settings needed: sync_all is recorded
+            pass
+
+    monkeypatch.setattr(Recording, "sync_all", lambda tap: synced.append(tap))
+    monkeypatch.setattr(Recording, "print_version", classmethod(lambda cls, **_: None))
+    returned = Tap.invoke.__func__(Recording)  # type: ignore[attr-defined]
+    assert returned is None, "seam: Tap.invoke returns (no exit) after tap.sync_all()"
+    assert len(synced) == 1, (
+        "seam: Tap.invoke builds the tap and calls sync_all once, then returns: the CLI then "
+        "reads which streams ended with units set aside (OneLineErrorTap.invoke, exit code 3)"
+    )
+
+
 def test_test_is_disabled_unless_given_as_cli_test_option_value_says():
     command = TapHappyTalk.get_singer_command()
     test = {param.name: param for param in command.params}["test"]
