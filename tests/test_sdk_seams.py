@@ -400,7 +400,7 @@ def test_tap_invoke_returns_once_sync_all_is_done(monkeypatch):
         def __init__(self, **_: Any) -> None:  # no settings needed: sync_all is recorded
             pass
 
-    monkeypatch.setattr(Recording, "sync_all", lambda tap: synced.append(tap))
+    monkeypatch.setattr(Recording, "sync_all", synced.append)
     monkeypatch.setattr(Recording, "print_version", classmethod(lambda cls, **_: None))
     returned = Tap.invoke.__func__(Recording)  # type: ignore[attr-defined]
     assert returned is None, "seam: Tap.invoke returns (no exit) after tap.sync_all()"
