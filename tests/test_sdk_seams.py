@@ -400,8 +400,10 @@ def test_tap_invoke_returns_once_sync_all_is_done(monkeypatch):
         def __init__(self, **_: Any) -> None:  # no settings needed: sync_all is recorded
             pass
 
-    monkeypatch.setattr(Recording, "sync_all", synced.append)
-    monkeypatch.setattr(Recording, "print_version", classmethod(lambda cls, **_: None))
+        def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK; a stand-in
+            synced.append(self)
+
+    monkeypatch.setattr(Recording, "print_version", classmethod(lambda _cls, **_: None))
     returned = Tap.invoke.__func__(Recording)  # type: ignore[attr-defined]
     assert returned is None, "seam: Tap.invoke returns (no exit) after tap.sync_all()"
     assert len(synced) == 1, (
