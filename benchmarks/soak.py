@@ -31,9 +31,10 @@ from when its data first existed to the run that delivered it), the largest stat
 units: `ask_again` entries, or `open_rooms` of an older state), runs by exit code, requests,
 and wall time. Exit code 1 if anything was lost or a final version is missing.
 
-Speed (2 cores, Python 3.11): a run takes about 1 s of wall time (mostly interpreter and SDK
-start-up), so the default 30 days (722 runs, 4 rooms an hour) take about 13 minutes;
-`--days 3` about 80 s. Fewer `--rooms-per-hour` make it a little faster.
+Speed, measured on this 2-core machine (Python 3.11) while other jobs kept its load at 4 to 5:
+the default 30 days (722 runs, 4 rooms an hour) took 701 s, a run 0.76 s at the median (about
+0.45 s of it interpreter and SDK start-up), the slowest 6 s (the failing room's retries); at a
+load of 5 to 6, 976 s. `--days 3` took 91 s. Fewer `--rooms-per-hour` make it a little faster.
 
 Run: `make soak` (or `python benchmarks/soak.py --days 3 --seed 1`).
 """
