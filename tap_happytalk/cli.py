@@ -112,9 +112,9 @@ class OneLineErrorTap(Tap):
             if cls.incomplete:
                 counts = ", ".join(f"{stream} {n}" for stream, n in cls.incomplete.items())
                 msg = (
-                    f"The run is done but the data is incomplete: units failed and were set "
-                    f"aside ({counts}); the STATE written keeps them, and the next run asks "
-                    "them again"
+                    f"The run is done but the data is incomplete: units failed ({counts}); "
+                    "those set aside are kept in the STATE written and asked again by the next "
+                    "run, those given up are named above"
                 )
                 raise IncompleteDataError(msg)
 

@@ -197,7 +197,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Retries",
         description=(
             "Retries of a request after HTTP 429, 5xx, a timeout or a broken connection, "
-            "with exponential backoff (honouring Retry-After), before the run fails."
+            "with exponential backoff (honouring Retry-After), before the unit asked for (a "
+            "window, a day's room list, a room) is set aside for the next run."
         ),
     ),
     th.Property(

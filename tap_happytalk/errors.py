@@ -60,9 +60,9 @@ class HappyTalkResponseError(TapHappyTalkError):
 class UndocumentedAnswerError(HappyTalkResponseError):
     """An answer of a shape HappyTalk does not document, which asking again may mend.
 
-    A success without `data`, `data` of the wrong shape, a page past `total_count` that is not
-    empty, a room answer without its room: the consultation calls retry these as transient,
-    and end the run if they persist, so that nothing is marked done without its data.
+    `data` of the wrong shape, a page past `total_count` that is not empty, a room answer
+    without its room: the consultation calls retry these as transient, and set their unit
+    aside if they persist, so that nothing is marked done without its data.
     """
 
 

@@ -228,14 +228,18 @@ class Progress:
     ) -> None:
         """Ask the unit again in later runs, for `why`.
 
-        Asked again for the same reason, it keeps its `since` and counts one more try; for
-        another reason it starts anew. `closed`: when a room was seen closed, None while it is
-        open (a room that opens again is open). Past `bounds.most` units, the least needed are
-        given up.
+        Asked again for the same reason, it keeps its `since` and counts one more try; so it
+        does between `failed`, `unconfirmed` and `missing`; to or from `open` it starts anew.
+        `closed`: when a room was seen closed, None while it is open (a room that opens again
+        is open). Past `bounds.most` units, the least needed are given up.
         """
         known = self._pending.get(unit.key)
         if known is not None and known.why is why:
             pending = replace(known, tries=known.tries + 1, closed=closed)
+        elif known is not None and Why.OPEN not in (known.why, why):
+            # Between failed, unconfirmed and missing a unit keeps its first `since`: one that
+            # flips between them is still given up `failed_for` after it first went wrong.
+            pending = Pending(unit, why, known.since, known.tries + 1, closed)
         else:
             pending = Pending(unit, why, now, closed=closed)
         self._pending[unit.key] = pending

@@ -158,7 +158,7 @@ class HappyTalkClient:
 
         `read` turns a successful answer into what the caller needs, raising
         `UndocumentedAnswerError` for an answer HappyTalk does not document: that is retried
-        like a failed request, so a glitch costs a retry and a lasting one ends the run.
+        like a failed request, so a glitch costs a retry and a lasting one sets its unit aside.
 
         Raises:
             HappyTalkRefusedError: HappyTalk answered `result: fail` (never retried).
@@ -302,6 +302,10 @@ class HappyTalkClient:
 
     def _is_it_running(self) -> str:
         return f"is HappyTalk (or the local server) running at {self.api_url}? check api_url"
+
+    def redact(self, text: str) -> str:
+        """`text` without the token: what HappyTalk sent may echo it."""
+        return redact(text, self._token.reveal())
 
     def answer(self, content: bytes, what: str) -> dict[str, Any]:
         """HappyTalk's successful answer as a JSON object (see `answers.decode`)."""

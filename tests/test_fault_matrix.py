@@ -12,6 +12,10 @@ from .conftest import PROJECT
 RETRIED = "retried, completed"
 FAILED = "failed with one line, resumed"
 WARNED = "completed with a warning"
+SET_ASIDE = "incomplete \\(exit 3\\), units set aside, resumed"
+UNCONFIRMED = (
+    "completed, the day taken as empty for now \\(unconfirmed\\), the day came with the next run"
+)
 STOPPED = "stopped \\(exit 0\\), resumed from its last STATE"
 KILLED = "stopped \\(killed\\), resumed from its last STATE"
 PROMPT_STOP_SECONDS = 5.0
@@ -33,8 +37,8 @@ DECIDED = {
     "connection dropped mid-answer": (120, RETRIED),
     "answer slower than request_timeout_seconds": (120, RETRIED),
     "a day that always times out whole": (120, "split into halves, completed"),
-    "200 with a non-JSON body": (120, FAILED),
-    "200 with truncated JSON": (120, FAILED),
+    "200 with a non-JSON body": (120, SET_ASIDE),
+    "200 with truncated JSON": (120, SET_ASIDE),
     "result fail with code and message (-502)": (120, FAILED),
     "result fail without code or message": (120, FAILED),
     "redirect (HTTP 307 to a second server)": (
@@ -47,11 +51,11 @@ DECIDED = {
             "failed with one line after 1 attempt (no retry, no split), nothing delivered, resumed"
         ),
     ),
-    "data missing": (100, WARNED),
-    "data null": (100, WARNED),
-    "data not a list": (120, FAILED),
-    "a record without request_date": (120, FAILED),
-    "a record with a malformed date": (120, FAILED),
+    "data missing": (120, UNCONFIRMED),
+    "data null": (120, UNCONFIRMED),
+    "data not a list": (120, SET_ASIDE),
+    "a record without request_date": (120, SET_ASIDE),
+    "a record with a malformed date": (120, SET_ASIDE),
     "a record with unknown extra fields": (101, WARNED),
     "a row outside its window": (120, WARNED),
     "a numeric id": (121, 'completed, id 5 arrived as "5", types conform'),

@@ -229,12 +229,22 @@ def test_set_aside_again_for_the_same_why_keeps_since_and_adds_a_try():
     assert progress.pending() == [Pending(day(), Why.FAILED, T0, tries=2)]
 
 
-def test_set_aside_for_another_why_starts_anew():
+def test_set_aside_between_failed_unconfirmed_and_missing_keeps_the_first_since():
+    """A unit flipping between what went wrong is still bounded from when it first did."""
     progress = Progress()
     progress.set_aside(day(), Why.FAILED, T0, bounds=BOUNDS)
     progress.set_aside(day(), Why.FAILED, T0 + DAY, bounds=BOUNDS)
     progress.set_aside(day(), Why.UNCONFIRMED, T0 + 2 * DAY, bounds=BOUNDS)
-    assert progress.pending() == [Pending(day(), Why.UNCONFIRMED, T0 + 2 * DAY)]
+    assert progress.pending() == [Pending(day(), Why.UNCONFIRMED, T0, tries=2)]
+
+
+def test_set_aside_to_or_from_open_starts_anew():
+    progress = Progress()
+    progress.set_aside(room("a"), Why.OPEN, T0, bounds=BOUNDS)
+    progress.set_aside(room("a"), Why.FAILED, T0 + DAY, bounds=BOUNDS)
+    assert progress.pending() == [Pending(room("a"), Why.FAILED, T0 + DAY)]
+    progress.set_aside(room("a"), Why.OPEN, T0 + 2 * DAY, bounds=BOUNDS)
+    assert progress.pending() == [Pending(room("a"), Why.OPEN, T0 + 2 * DAY)]
 
 
 def test_set_aside_again_takes_the_closing_it_is_told():

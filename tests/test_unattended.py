@@ -165,7 +165,7 @@ def test_a_unit_failing_past_set_aside_days_is_given_up_once(tmp_path):
 
     assert first.returncode == 3
     assert second.returncode == 3, second.stderr  # the run that gives data up says so
-    (line,) = [line for line in warnings(second) if "given up" in line]
+    (line,) = [line for line in warnings(second) if "units given up" in line]
     assert "service_history: 1 units given up" in line
     assert "set_aside_days (2)" in line
     assert "window 2024-03-02 00:00:00..23:59:59" in line
@@ -238,3 +238,86 @@ def test_a_last_message_without_text_is_null_not_the_text_none(tmp_path):
     assert second.returncode == 0, second.stderr
     (record,) = sent(second, ROOMS)
     assert record["last_message"] is None
+
+
+def test_a_room_whose_listed_times_will_not_convert_is_set_aside_not_a_wedge(tmp_path):
+    """Review finding: setting such a room aside converted it again, and ended every run."""
+    rooms = sample_rooms(DAY1, 2, 3, 3)
+    with serve(rooms) as server:
+        bad = rooms[1]["chat"]["id"]
+        server.chats.update_room(bad, status="2", complate_date="2024-02-30 25:00:00")
+        config = config_for(server, days=2)
+        first = run_streams(tmp_path, config, CHATS)
+        second = run_streams(tmp_path, config, CHATS, state=first.states[-1])
+
+    for run in (first, second):
+        assert run.returncode == 3, run.stderr
+        assert run.error_lines == []
+        (entry,) = ask_again(run, ROOMS)
+        assert (entry["id"], entry["why"]) == (bad, "failed")
+    assert {r["id"] for r in sent(first, ROOMS)} == {r["chat"]["id"] for r in rooms} - {bad}
+    assert first.states[-1]["bookmarks"][ROOMS]["replication_key_value"] == (
+        "2024-03-03T00:00:00+09:00"
+    )
+
+
+def test_rooms_failing_in_a_row_stop_the_stream_past_them_never_before(tmp_path):
+    """Ten adjacent rooms failing for good: the stream stops for the run (HappyTalk looks
+    down) but sets the rest of the day aside and moves on, so no run meets them first again."""
+    rooms = sample_rooms(DAY1, 2, 15, 3)
+    order = sorted((r["chat"] for r in rooms), key=lambda c: (c["reg_date"], c["id"]))
+    bad = [chat["id"] for chat in order[2:12]]
+    with serve(rooms) as server:
+        for room in bad:
+            server.inject(Fault("status", status=500), room_id=room, times=FOREVER)
+        config = config_for(server, days=2, max_retries=0, max_concurrent_requests=1)
+        first = run_streams(tmp_path, config, CHATS)
+        second = run_streams(tmp_path, config, CHATS, state=first.states[-1])
+
+    assert first.returncode == second.returncode == 3, second.stderr
+    (stopped,) = [line for line in warnings(first) if "failed in a row" in line]
+    assert "HappyTalk looks down" in stopped
+    day1 = first.states[-1]["bookmarks"][ROOMS]
+    assert day1["replication_key_value"] == "2024-03-02T00:00:00+09:00"  # past the day
+    held = {entry["id"] for entry in day1["ask_again"] if entry["why"] == "failed"}
+    assert set(bad) <= held  # the failed ones, and the day's rooms not read after them
+    assert len(held) == 15 - 2
+    # The next run asks them again (not counted in a streak) and goes on with the next day.
+    got = {r["id"] for r in sent(first, ROOMS) + sent(second, ROOMS)}
+    assert got == {chat["id"] for chat in order} - set(bad)
+    final = second.states[-1]["bookmarks"][ROOMS]
+    assert final["replication_key_value"] == "2024-03-03T00:00:00+09:00"
+    assert {entry["id"] for entry in final["ask_again"] if entry["why"] == "failed"} == set(bad)
+
+
+def test_a_token_echoed_in_a_failing_answer_never_reaches_a_warning(tmp_path):
+    rooms = sample_rooms(DAY1, 1, 2, 3)
+    with serve(rooms) as server:
+        token = server.token
+        server.inject(
+            Fault("edit_messages", body={"send_date": token}, index=0),
+            room_id=rooms[0]["chat"]["id"],
+            times=FOREVER,
+        )
+        run = run_streams(tmp_path, config_for(server, days=1, max_retries=0), CHATS)
+
+    assert run.returncode == 3, run.stderr
+    assert [line for line in warnings(run) if "set aside" in line]
+    assert token not in run.stderr
+    assert token not in run.stdout
+
+
+def test_a_room_unknown_once_is_asked_again_even_without_open_room_tracking(tmp_path):
+    """open_room_recheck_days 0 reads no open room again; a missing one still is."""
+    rooms = sample_rooms(DAY1, 1, 3, 3)
+    with serve(rooms) as server:
+        room = rooms[1]["chat"]["id"]
+        server.inject(Fault("refuse", body={"code": -503, "message": "room"}), room_id=room)
+        config = config_for(server, days=1, open_room_recheck_days=0)
+        first = run_streams(tmp_path, config, CHATS)
+        second = run_streams(tmp_path, config, CHATS, state=first.states[-1])
+        want = expected(server)
+
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert [r["id"] for r in sent(second, ROOMS)] == [room]
+    assert sent(second, MESSAGES) == want.messages[room]

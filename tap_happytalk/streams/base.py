@@ -21,7 +21,7 @@ from tap_happytalk.metrics import ProgressMetric, log_units
 from tap_happytalk.progress import MOST_UNITS, Bounds, Kind, Why
 from tap_happytalk.settings import Settings, parse_instant
 from tap_happytalk.transport import HappyTalkClient
-from tap_happytalk.windows import DayWindow, day_windows, to_instant, to_wall_clock
+from tap_happytalk.windows import DayWindow, day_windows, to_wall_clock
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable
@@ -56,8 +56,9 @@ class HappyTalkStream(ExplainedErrorsStream):
     """What every HappyTalk stream shares: settings, the stop, the bookmark, the record path.
 
     The bookmark (`replication_key_value`) is the instant from which a later run resumes,
-    inclusive. A stream moves it only when a window is done (`_complete_window`) or at a stop,
-    never per record, and writes STATE right after the window's last record.
+    inclusive: the point of the stream's progress (`tap_happytalk.progress`). A stream moves it
+    only when a unit is done or at a stop, never per record, and writes STATE right after the
+    unit's last record.
     """
 
     # Every field is a string as HappyTalk sent it, or a value records.py has made: there is
@@ -134,8 +135,8 @@ class HappyTalkStream(ExplainedErrorsStream):
                     "; ".join(self._given_up_words(given_up)),
                 )
                 log_units(stream, ProgressMetric.UNITS_GIVEN_UP, _by_why(given_up))
-            held = progress.pending()
-            log_units(stream, ProgressMetric.UNITS_SET_ASIDE, _by_why(held))
+            held = {Why.FAILED.value: 0} | _by_why(progress.pending())  # 0 failed, said too
+            log_units(stream, ProgressMetric.UNITS_SET_ASIDE, held)
             failed = progress.pending(Why.FAILED)
             if failed:
                 self.logger.warning(
@@ -257,16 +258,6 @@ class HappyTalkStream(ExplainedErrorsStream):
     ) -> Iterable[Context | None]:
         """No child streams: hand nothing down (the SDK would copy every record for them)."""
         return ()
-
-    def _complete_window(self, resume_at: dt.datetime, context: Context | None) -> None:
-        """Move the bookmark to `resume_at` (wall clock) and emit STATE.
-
-        Runs after a window's last record has been written, so a STATE is never ahead of a
-        record, and an empty window still advances the bookmark.
-        """
-        self._move_bookmark(to_instant(resume_at, self.settings.zone).isoformat(), context)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
 
     def _move_bookmark(self, value: str, context: Context | None) -> None:
         state = self.get_context_state(context)

@@ -27,6 +27,7 @@ from tap_happytalk.errors import (
     HappyTalkRefusedError,
     HappyTalkResponseError,
     HappyTalkUnavailableError,
+    redact,
 )
 from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.progress import Kind, Unit, Why
@@ -36,8 +37,13 @@ from tap_happytalk.streams.base import HappyTalkStream
 from tap_happytalk.streams.chat_schemas import ROOM_SCHEMA
 from tap_happytalk.streams.chat_state import REPLICATION_KEY, read_mark
 from tap_happytalk.streams.room_list import ListedDay, list_rooms
-from tap_happytalk.streams.unit_failures import FailureStreak, UnitFailed, unit_failure
-from tap_happytalk.windows import DayWindow, to_instant, to_wall_clock
+from tap_happytalk.streams.unit_failures import (
+    FAILED_IN_A_ROW,
+    FailureStreak,
+    UnitFailed,
+    unit_failure,
+)
+from tap_happytalk.windows import API_FORMAT, DayWindow, to_instant, to_wall_clock
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
@@ -266,7 +272,6 @@ class ChatRoomsStream(HappyTalkStream):
 
     def _missed_again(self, run: _Run, unit: Unit) -> bool:
         """HappyTalk did not know a room asked again: was it given up (missing twice)?"""
-        run.streak.answered()
         now = dt.datetime.now(dt.timezone.utc)
         # Every stream's progress takes the miss in: no short cut once one gives it up.
         left = [
@@ -280,12 +285,11 @@ class ChatRoomsStream(HappyTalkStream):
         now = dt.datetime.now(dt.timezone.utc)
         record = self._converted(run, answer, None)
         if isinstance(record, UnitFailed):
-            self._failed(run, record.error)
+            self._failed(record)
             for mark in run.marks:
                 if mark.progress.get(unit) is not None:
                     mark.progress.set_aside(unit, Why.FAILED, now, bounds=run.bounds)
             return None
-        run.streak.answered()
         if record is None:  # pragma: no cover - `_missed_again` takes these
             return None
         for mark in run.marks:
@@ -306,7 +310,7 @@ class ChatRoomsStream(HappyTalkStream):
             return self._record(run, answer, listed=listed)
         except HappyTalkResponseError as error:
             self._messages = {}
-            return UnitFailed(error)
+            return UnitFailed(self._redact(str(error)))
 
     # --- 2. the days -----------------------------------------------------------------------
 
@@ -320,22 +324,26 @@ class ChatRoomsStream(HappyTalkStream):
                 if self._stop_requested.is_set():
                     return  # a day cut short is not done: the points stay before it
                 if room is None:
-                    self._end_of_day(run, day)
+                    if self._end_of_day(run, day):
+                        return  # a streak of failures: HappyTalk looks down
                     continue
                 answer = self._converted(run, answered, room)
+                if answer is None:  # HappyTalk lost it: sent as listed, asked again
+                    self._messages = {}  # none for the child: the room has none to give
+                    answer = self._listed_or_failure(run, room)
+                    if not isinstance(answer, UnitFailed):
+                        day.vanished.append(open_rooms.room_unit(answer))
+                elif not isinstance(answer, UnitFailed):
+                    day.read.append(answer)
                 if isinstance(answer, UnitFailed):
-                    self._failed(run, answer.error)
-                    day.failed.append(open_rooms.room_unit(self._listed(run, room)))
+                    self._failed(answer)
+                    day.failed.append(self._listed_unit(room))
+                    if not day.again and run.streak.failed():
+                        self._stop_for_streak(run, day)
+                        return
                     continue
                 run.streak.answered()
-                if answer is None:
-                    record = self._listed(run, room)
-                    day.vanished.append(open_rooms.room_unit(record))
-                    self._messages = {}
-                else:
-                    record = answer
-                    day.read.append(record)
-                yield record
+                yield answer
         finally:
             answers.close()
             lists.close()
@@ -375,7 +383,7 @@ class ChatRoomsStream(HappyTalkStream):
 
     @staticmethod
     def _unit_failed(client: HappyTalkClient, error: TapHappyTalkError) -> UnitFailed:
-        failed = unit_failure(error, stopping=client.stopping)
+        failed = unit_failure(error, client)
         if failed is None:
             raise error
         return failed
@@ -401,10 +409,50 @@ class ChatRoomsStream(HappyTalkStream):
         except HappyTalkUnavailableError as error:
             return self._unit_failed(client, error)
 
-    def _failed(self, run: _Run, error: TapHappyTalkError) -> None:
-        """A unit failed: the streak grows, and too long a streak ends the run."""
-        self.logger.warning("%s; set aside, asked again next run", error)
-        run.streak.failed(error)
+    def _failed(self, failed: UnitFailed) -> None:
+        """A unit kept failing: say so, once."""
+        self.logger.warning("%s; set aside, asked again next run", failed.problem)
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.settings.token.reveal())
+
+    def _listed_unit(self, room: dict[str, Any]) -> Unit:
+        """A listed room's unit, from its id and opening time alone.
+
+        `room_list_page` checked both: a room whose other fields will not convert is still set
+        aside by them.
+        """
+        opened = dt.datetime.strptime(room["reg_date"], API_FORMAT)  # noqa: DTZ007 - wall clock
+        return Unit.room(str(room["id"]), to_instant(opened, self.settings.zone))
+
+    def _listed_or_failure(self, run: _Run, room: dict[str, Any]) -> dict[str, Any] | UnitFailed:
+        """The room's record as the list has it, or its failure if that will not convert."""
+        try:
+            return self._listed(run, room)
+        except HappyTalkResponseError as error:
+            return UnitFailed(self._redact(str(error)))
+
+    def _stop_for_streak(self, run: _Run, day: _Day) -> None:
+        """Rooms asked for the first time failed in a row: HappyTalk looks down.
+
+        The day's rooms not read yet are set aside with those that failed, the day is done,
+        and the stream stops for this run: the next one asks them again, then goes on.
+        """
+        self.logger.warning(
+            "%s: %d rooms failed in a row: HappyTalk looks down; this stream stops here for "
+            "this run, the rest of %s set aside, and the next run goes on from them",
+            self.name,
+            FAILED_IN_A_ROW,
+            day.window,
+        )
+        listed = day.listed if isinstance(day.listed, ListedDay) else None
+        handled = {unit.key for unit in (*day.failed, *day.vanished)}
+        handled |= {open_rooms.room_unit(record).key for record in day.read}
+        for room in listed.rooms if listed is not None else ():
+            unit = self._listed_unit(room)
+            if unit.key not in handled:
+                day.failed.append(unit)
+        self._end_of_day(run, day)
 
     def _listed(self, run: _Run, room: dict[str, Any]) -> dict[str, Any]:
         """The room's record as the list has it."""
@@ -447,8 +495,12 @@ class ChatRoomsStream(HappyTalkStream):
         self._extracted_at = dt.datetime.now(dt.timezone.utc)
         return record
 
-    def _end_of_day(self, run: _Run, day: _Day) -> None:
-        """The day's rooms are all out: each stream's progress takes them in; STATE."""
+    def _end_of_day(self, run: _Run, day: _Day) -> bool:
+        """The day's rooms are all out: each stream's progress takes them in; STATE.
+
+        Returns:
+            Whether the stream stops here: a day's list failed, the last of a streak.
+        """
         now = dt.datetime.now(dt.timezone.utc)
         bounds, listed = run.bounds, day.listed
         # The streams this day is for: those reading it for the first time, or asking again.
@@ -458,12 +510,13 @@ class ChatRoomsStream(HappyTalkStream):
             if (day.again and mark.progress.get(day.unit) is not None)
             or (not day.again and mark.is_new(day.unit.start))
         ]
+        streak_over = False
         if isinstance(listed, UnitFailed):
-            self._failed(run, listed.error)
+            self._failed(listed)
             for mark in marks:
                 mark.progress.set_aside(day.unit, Why.FAILED, now, bounds=bounds)
+            streak_over = not day.again and run.streak.failed()
         elif listed is not None:
-            run.streak.answered()
             self._took_in(run, day, marks, listed, now)
         if not day.again:
             for mark in run.marks:
@@ -477,6 +530,14 @@ class ChatRoomsStream(HappyTalkStream):
                 len(listed.rooms),
                 listed.passes,
             )
+        if streak_over:
+            self.logger.warning(
+                "%s: %d days and rooms failed in a row: HappyTalk looks down; this stream stops "
+                "here for this run, and the next run goes on from what was set aside",
+                self.name,
+                FAILED_IN_A_ROW,
+            )
+        return streak_over
 
     def _took_in(
         self, run: _Run, day: _Day, marks: list[ChatMark], listed: ListedDay, now: dt.datetime
@@ -509,8 +570,8 @@ class ChatRoomsStream(HappyTalkStream):
                 young = now - opened < self.settings.open_room_recheck
                 track = ours and tracking and young
                 open_rooms.observe(mark.progress, record, now, bounds, track=track)
-            for unit in day.vanished:
-                open_rooms.missed(mark.progress, unit, now, bounds, track=ours and tracking)
+            for unit in day.vanished:  # asked again however old, as promised in the warning
+                open_rooms.missed(mark.progress, unit, now, bounds, track=ours)
             if ours:
                 for unit in day.failed:
                     mark.progress.set_aside(unit, Why.FAILED, now, bounds=bounds)

@@ -129,6 +129,9 @@ def list_window(fetch: Callable[[int, int, Order], RoomListPage], window: DayWin
     previous: _Pass | None = None
     for passes in range(1, MAX_PASSES + 1):
         current = reader.read_pass()
+        if len(current.pages) == 1 and reader.unconfirmed and reader.seen:
+            # Rooms listed before, then a first page without data: a glitch, not a snapshot.
+            raise UnreadableDayError(reader.day, "answered without data after listing rooms")
         if len(current.pages) == 1:
             return reader.listed(passes)
         if (

@@ -26,7 +26,12 @@ from tap_happytalk.ordered_pool import map_in_order
 from tap_happytalk.progress import Kind, Progress, Unit, Why
 from tap_happytalk.records import EXTRA_FIELDS_PROPERTY, RowConverter
 from tap_happytalk.streams.base import HappyTalkStream
-from tap_happytalk.streams.unit_failures import FailureStreak, UnitFailed, unit_failure
+from tap_happytalk.streams.unit_failures import (
+    FAILED_IN_A_ROW,
+    FailureStreak,
+    UnitFailed,
+    unit_failure,
+)
 from tap_happytalk.transport import RetriesExhaustedError
 from tap_happytalk.windows import DayWindow, to_instant, to_wall_clock
 
@@ -173,7 +178,7 @@ class ServiceHistoryStream(HappyTalkStream):
         answers = map_in_order(ask, plan, settings.max_concurrent_requests, self._stop_requested)
         try:
             for number, ((window, again), pieces) in enumerate(answers, start=1):
-                records, why = self._outcome(client, converter, window, pieces, streak)
+                records, why = self._outcome(client, converter, window, pieces)
                 self._extracted_at = dt.datetime.now(dt.timezone.utc)
                 for index, record in enumerate(records):
                     if self._stop_requested.is_set():
@@ -190,6 +195,8 @@ class ServiceHistoryStream(HappyTalkStream):
                     number,
                     len(plan),
                 )
+                if self._streak_over(streak, why, again=again):
+                    break
         except HappyTalkUnavailableError:
             if not self._stop_requested.is_set():
                 raise
@@ -197,6 +204,21 @@ class ServiceHistoryStream(HappyTalkStream):
         finally:
             self._end_sync(client, answers)
         self._report({self.name: progress})
+
+    def _streak_over(self, streak: FailureStreak, why: Why | None, *, again: bool) -> bool:
+        """Whether windows asked for the first time have failed in a row long enough to stop."""
+        if why is not Why.FAILED:
+            streak.answered()
+            return False
+        if again or not streak.failed():
+            return False
+        self.logger.warning(
+            "%s: %d windows failed in a row: HappyTalk looks down; this stream stops here for "
+            "this run, its windows set aside, and the next run goes on from them",
+            self.name,
+            FAILED_IN_A_ROW,
+        )
+        return True
 
     def _plan(
         self, progress: Progress, now: dt.datetime, context: Context | None
@@ -225,7 +247,6 @@ class ServiceHistoryStream(HappyTalkStream):
         converter: RowConverter,
         window: DayWindow,
         pieces: list[tuple[DayWindow, bytes]] | UnitFailed,
-        streak: FailureStreak,
     ) -> tuple[list[dict[str, Any]], Why | None]:
         """A window's records, and why it is to be asked again (None: it is done)."""
         rows = self._rows(client, pieces)
@@ -234,12 +255,10 @@ class ServiceHistoryStream(HappyTalkStream):
             try:
                 records = converter.records([(piece, r or []) for piece, r in rows], window)
             except HappyTalkResponseError as error:
-                rows = UnitFailed(error)
+                rows = UnitFailed(client.redact(str(error)))
         if isinstance(rows, UnitFailed):
-            self.logger.warning("%s; set aside, asked again next run", rows.error)
-            streak.failed(rows.error)
+            self.logger.warning("%s; set aside, asked again next run", rows.problem)
             return [], Why.FAILED
-        streak.answered()
         unconfirmed = any(piece_rows is None for _, piece_rows in rows)
         return records, Why.UNCONFIRMED if unconfirmed else None
 
@@ -278,7 +297,7 @@ class ServiceHistoryStream(HappyTalkStream):
                 for piece, content in pieces
             ]
         except HappyTalkResponseError as error:
-            return UnitFailed(error)
+            return UnitFailed(client.redact(str(error)))
 
     def _checkpoint(self, progress: Progress, context: Context | None) -> None:
         """The stream's state as its progress now stands, then STATE (after whole windows)."""
@@ -297,7 +316,7 @@ def _ask_window(
     try:
         return post_window(client, api, window)
     except HappyTalkUnavailableError as error:
-        failed = unit_failure(error, stopping=client.stopping)
+        failed = unit_failure(error, client)
         if failed is None:
             raise
         return failed
