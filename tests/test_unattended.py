@@ -321,3 +321,34 @@ def test_a_room_unknown_once_is_asked_again_even_without_open_room_tracking(tmp_
     assert first.returncode == second.returncode == 0, second.stderr
     assert [r["id"] for r in sent(second, ROOMS)] == [room]
     assert sent(second, MESSAGES) == want.messages[room]
+
+
+def test_a_day_truly_empty_answered_without_data_is_confirmed_after_a_day(tmp_path):
+    """TRUST 5: a day HappyTalk always answers without data is asked again for 24 hours, then
+    taken as truly empty: it leaves the state, gives nothing up, and every run exits 0."""
+    empty = '{"result": "success"}'
+    with LocalHappyTalk(sample_events(FIRST_DAY, 3, 4)) as server:
+        server.inject(Fault("body", status=200, text=empty), day="2024-03-02", times=FOREVER)
+        config = {
+            "token": server.token,
+            "api_url": server.url,
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-04",
+        }
+        first = run_tap(tmp_path, config)
+        second = run_tap(tmp_path, config, state=first.states[-1])
+        state = json.loads(json.dumps(second.states[-1]))
+        (entry,) = state["bookmarks"]["service_history"]["ask_again"]
+        since = dt.datetime.fromisoformat(entry["since"]) - dt.timedelta(hours=24)
+        entry["since"] = since.isoformat()  # as the schedule sees it a day later
+        third = run_tap(tmp_path, config, state=state)
+        asked_then = len(server.requests)
+        fourth = run_tap(tmp_path, config, state=third.states[-1])
+
+    assert [run.returncode for run in (first, second, third, fourth)] == [0, 0, 0, 0]
+    (entry,) = second.states[-1]["bookmarks"]["service_history"]["ask_again"]
+    assert (entry["why"], entry["tries"]) == ("unconfirmed", 1)
+    assert "taken as truly empty" in third.stderr
+    final = third.states[-1]["bookmarks"]["service_history"]
+    assert (final["ask_again"], final["given_up"]) == ([], {})
+    assert len(server.requests) == asked_then  # confirmed: never asked again
