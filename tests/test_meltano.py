@@ -485,7 +485,7 @@ def test_an_incomplete_run_fails_the_job_and_the_next_resumes_from_its_state(pro
     for stream in STREAMS:
         (project / "output" / f"{stream}.jsonl").unlink(missing_ok=True)
     with LocalHappyTalk(events, rooms=rooms) as server:
-        server.inject(Fault("status", status=500), room_id=bad, times=10**6)
+        server.inject(Fault("status", status=500), room_id=bad, times=1_000)
         env = tap_env(server, "2024-03-04", TAP_HAPPYTALK_MAX_RETRIES="1")
         args = ("run", "--state-id-suffix", "incomplete", "tap-happytalk", "target-jsonl")
         failed = run_meltano(project, *args, env=env, fails=True)

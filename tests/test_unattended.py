@@ -39,7 +39,7 @@ from .test_chats import (
 
 pytestmark = pytest.mark.timeout(300)
 
-FOREVER = 10**6  # a fault on every attempt, in every run, until cleared
+FOREVER = 1_000  # a fault on every attempt a test makes, in every run, until cleared
 
 
 def ask_again(run: TapRun, stream: str) -> list[dict[str, Any]]:
