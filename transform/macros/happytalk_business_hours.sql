@@ -57,10 +57,14 @@
         cast('{{ (reason or "company day off") | string | replace("'", "''") }}' as {{ dbt.type_string() }}) as day_off_reason
     {% if not loop.last %}union all{% endif %}
   {%- else %}
-    select
-        cast(null as date) as day_off_date,
-        cast(null as {{ dbt.type_string() }}) as day_off_reason
-    where 1 = 0
+    {#- No rows: a WHERE needs a FROM on BigQuery, so the one row is filtered out of a subquery. #}
+    select day_off_date, day_off_reason
+    from (
+        select
+            cast(null as date) as day_off_date,
+            cast(null as {{ dbt.type_string() }}) as day_off_reason
+    ) as no_day_off
+    where day_off_date is not null
   {%- endfor %}
 {% endmacro %}
 

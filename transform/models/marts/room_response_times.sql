@@ -150,23 +150,23 @@ select
     {{ happytalk_local('first_response_at_utc') }} as first_response_at_kst,
     cast(
         {{ dbt.datediff('first_customer_message_at_utc', 'first_response_at_utc', 'second') }}
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) as first_response_seconds,
     cast(
         first_response_business_seconds_raw
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) as first_response_business_seconds,
     case when interval_problem is null then cast(
         {{ dbt.datediff('first_response_at_utc', 'closed_at_utc', 'second') }}
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) end as handling_seconds,
     case when interval_problem is null then cast(
         handling_business_seconds_raw
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) end as handling_business_seconds,
     case when interval_problem is null or interval_problem <> 'closed before opened' then cast(
         {{ dbt.datediff('opened_at_utc', 'closed_at_utc', 'second') }}
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) end as duration_seconds,
     interval_problem,
     vote_score,
