@@ -256,8 +256,8 @@ class Built:
 
 # SQL that is not portable, kept out of the models: each goes through a dispatched macro.
 NOT_PORTABLE = ("at time zone", "array_to_string", "percentile_cont", "jsonb", "try_cast", "~")
-# `default__` macros whose SQL every database speaks (the SQL standard's type name).
-PORTABLE_DEFAULTS = {"happytalk_timestamptz"}
+# `default__` macros whose SQL every database speaks (the SQL standard's type name, dbt's bigint).
+PORTABLE_DEFAULTS = {"happytalk_timestamptz", "happytalk_type_bigint"}
 
 
 def test_sql_only_some_warehouses_speak_is_dispatched():

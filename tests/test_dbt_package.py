@@ -208,6 +208,15 @@ def assert_two_accounts(query: Callable[[str], list[tuple[Any, ...]]], schema: s
     assert sorted(logins) == [(A, "lc-kim", "2024-09-11", 1), (B, "lc-park", "2024-09-11", 1)]
 
 
+def raw_types(query: Callable[[str], list[tuple[Any, ...]]], column: str) -> dict[str, str]:
+    """The raw `chat_rooms.<column>` type of each account, lower case, as the warehouse says."""
+    rows = query(
+        "select table_schema, data_type from information_schema.columns "
+        f"where lower(table_name) = 'chat_rooms' and lower(column_name) = '{column}'"
+    )
+    return {str(schema).lower(): str(data_type).lower() for schema, data_type in rows}
+
+
 def test_brand_a_seeds_are_the_oracles_fixture():
     """Account A's seeds are test_analytics_oracle.py's records, as text."""
     for stream, rows in records().items():
@@ -245,6 +254,8 @@ def duckdb_package(tmp_path_factory) -> Iterator[tuple[Path, Callable[..., Any]]
 
 def test_duckdb_package_unions_two_accounts(duckdb_package):
     _, query = duckdb_package
+    # The accounts' tags differ in type (text holding JSON, a list): staging unions them.
+    assert raw_types(query, "tags") == {A: "varchar", B: "varchar[]"}
     assert_two_accounts(query, "analytics")
 
 
@@ -311,6 +322,7 @@ def test_postgres_package_unions_two_accounts_and_equals_duckdb(postgres, duckdb
             def query(sql: str) -> list[tuple[Any, ...]]:
                 return connection.execute(sql).fetchall()
 
+            assert raw_types(query, "tags") == {A: "character varying", B: "jsonb"}
             assert_two_accounts(query, "analytics")
             _, duckdb_query = duckdb_package
             assert marts(query, "analytics") == marts(duckdb_query, "analytics")

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .test_dbt_package import (  # duckdb_package: the fixture, shared
+    A,
+    B,
     assert_built,
     assert_two_accounts,
     build_integration,
@@ -29,17 +31,6 @@ from .test_dbt_package import (  # duckdb_package: the fixture, shared
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-# ARRAY_TO_STRING over a JSON array (what snowflake__happytalk_json_tags_text sends) fails to
-# bind in fakesnow; the emulator build replaces that one macro with LISTAGG over FLATTEN, which
-# fakesnow runs. The package's own ARRAY_TO_STRING is therefore not run here (README).
-EMULATOR_TAGS = """
-{% macro snowflake__happytalk_json_tags_text(column) -%}
-  (select nullif(listagg(tag.value::string, ', ') within group (order by tag.index), '')
-   from table(flatten(input => parse_json(nullif(trim(to_varchar({{ column }})), '')))) as tag)
-{%- endmacro %}
-"""
-
 
 EPOCH = dt.datetime(1970, 1, 1)  # what fakesnow sends for a null TIMESTAMP_NTZ
 
@@ -94,7 +85,6 @@ def test_snowflake_emulator_builds_the_package_with_duckdbs_marts(
     import snowflake.connector  # noqa: PLC0415 - only this test needs it
 
     project = integration_project(tmp_path)
-    (project / "macros" / "emulator_tags.sql").write_text(EMULATOR_TAGS, encoding="utf-8")
     env = {
         "HAPPYTALK_DBT_TARGET": "snowflake",
         "FAKESNOW_PORT": str(fakesnow_port),
@@ -120,6 +110,26 @@ def test_snowflake_emulator_builds_the_package_with_duckdbs_marts(
         )
         assert cursor.fetchall() == [(2,)]
 
+        # The package's own macros over every timestamp type target-snowflake writes, and tags
+        # typed differently per account (text holding JSON, a VARIANT). The seeds declare
+        # account A's service history TIMESTAMP_LTZ; fakesnow keeps it as TIMESTAMP_TZ (DuckDB
+        # has one instant type), so the LTZ column reaches the macros as TZ (README).
+        cursor.execute(
+            "select lower(table_schema), lower(table_name), lower(column_name), data_type "
+            "from information_schema.columns where lower(table_schema) like 'happytalk_brand_%' "
+            "and lower(column_name) in ('reg_date', 'request_date', 'send_date', 'tags')"
+        )
+        types = {(s, t, c): d for s, t, c, d in cursor.fetchall()}
+        assert types == {
+            (A, "chat_rooms", "reg_date"): "TIMESTAMP_TZ",
+            (A, "chat_messages", "send_date"): "TIMESTAMP_TZ",
+            (A, "service_history", "request_date"): "TIMESTAMP_TZ",
+            (A, "chat_rooms", "tags"): "TEXT",
+            (B, "chat_rooms", "reg_date"): "TIMESTAMP_NTZ",
+            (B, "chat_messages", "send_date"): "TIMESTAMP_NTZ",
+            (B, "service_history", "request_date"): "TIMESTAMP_NTZ",
+            (B, "chat_rooms", "tags"): "VARIANT",
+        }
         assert_two_accounts(query, "analytics")
         _, duckdb_query = duckdb_package
         assert marts(query, "analytics") == marts(duckdb_query, "analytics")

@@ -57,36 +57,55 @@
         cast('{{ (reason or "company day off") | string | replace("'", "''") }}' as {{ dbt.type_string() }}) as day_off_reason
     {% if not loop.last %}union all{% endif %}
   {%- else %}
-    select
-        cast(null as date) as day_off_date,
-        cast(null as {{ dbt.type_string() }}) as day_off_reason
-    where 1 = 0
+    {#- No rows: a WHERE needs a FROM on BigQuery, so the one row is filtered out of a subquery. #}
+    select day_off_date, day_off_reason
+    from (
+        select
+            cast(null as date) as day_off_date,
+            cast(null as {{ dbt.type_string() }}) as day_off_reason
+    ) as no_day_off
+    where day_off_date is not null
   {%- endfor %}
 {% endmacro %}
 
 
 {#-
-  happytalk_business_seconds(start_utc, end_utc, calendar): the seconds of business hours
-  between two UTC instants: the overlap of [start, end] with each business day's opening
-  hours in `calendar` (int_happytalk__business_calendar), added up. Null when either instant
-  is missing or the end comes before the start (DECISIONLOG.md, "Negative and missing
-  intervals"); 0 when the whole interval lies outside business hours.
+  happytalk_business_clock(instant_utc, day): the business seconds from the calendar's first
+  day to a UTC instant. `day` is the alias of int_happytalk__business_calendar joined on the
+  instant's calendar day in var('happytalk_business_timezone') (happytalk_business_day):
+  the business seconds of the days before it, plus the part of that day's opening hours gone
+  by the instant (none before the opening, all of it after the closing). Null when the
+  instant is missing or its day is not in the calendar.
+
+  The business seconds of an interval are then the clock at its end minus the clock at its
+  start: the sum of its overlaps with every business day's opening hours
+  (DECISIONLOG.md, "Business hours"), found with one equality join per instant, which every
+  warehouse plans as a hash join; a subquery per room summing the days between would be one
+  scan of the calendar per room.
 -#}
-{% macro happytalk_business_seconds(start_utc, end_utc, calendar) -%}
+{% macro happytalk_business_clock(instant_utc, day) -%}
+  ({{ day }}.business_seconds_before + case when {{ day }}.is_business_day then
+      least(greatest({{ dbt.datediff(day ~ '.opens_at_utc', instant_utc, 'second') }}, 0), {{ day }}.business_seconds)
+  else 0 end)
+{%- endmacro %}
+
+
+{#- happytalk_business_day(instant_utc): the instant's calendar day, as the calendar's days are. -#}
+{% macro happytalk_business_day(instant_utc) -%}
+  cast({{ happytalk_local(instant_utc, var('happytalk_business_timezone')) }} as date)
+{%- endmacro %}
+
+
+{#-
+  happytalk_business_seconds(start_utc, end_utc, start_day, end_day): the business seconds
+  between two UTC instants, `start_day` and `end_day` the calendar rows joined on their days
+  (happytalk_business_clock). Null when either instant is missing or the end comes before the
+  start (DECISIONLOG.md, "Negative and missing intervals"); 0 when the whole interval lies
+  outside business hours.
+-#}
+{% macro happytalk_business_seconds(start_utc, end_utc, start_day, end_day) -%}
   case
     when {{ start_utc }} is null or {{ end_utc }} is null or {{ end_utc }} < {{ start_utc }} then null
-    else (
-        select coalesce(sum(
-            {{ dbt.datediff(
-                'greatest(' ~ start_utc ~ ', business_day.opens_at_utc)',
-                'least(' ~ end_utc ~ ', business_day.closes_at_utc)',
-                'second'
-            ) }}
-        ), 0)
-        from {{ calendar }} as business_day
-        where business_day.is_business_day
-            and business_day.opens_at_utc < {{ end_utc }}
-            and business_day.closes_at_utc > {{ start_utc }}
-    )
+    else {{ happytalk_business_clock(end_utc, end_day) }} - {{ happytalk_business_clock(start_utc, start_day) }}
   end
 {%- endmacro %}

@@ -36,6 +36,10 @@
     {%- if not found -%}
       {{ exceptions.raise_compiler_error("HappyTalk source " ~ relation ~ " has no columns: was it loaded?") }}
     {%- endif -%}
+    {#- A loader that keeps each record whole (z3z1ma target-bigquery's default) has no column per field. -#}
+    {%- if 'id' not in found -%}
+      {{ exceptions.raise_compiler_error("HappyTalk source " ~ relation ~ " has no column `id` (it has " ~ (found.keys() | list | join(', ')) ~ "): load one column per field (z3z1ma target-bigquery: denormalized: true)") }}
+    {%- endif -%}
   {%- endif -%}
   {{ return(found) }}
 {% endmacro %}
@@ -281,9 +285,15 @@
   nullif(array_to_string(cast(json_extract_string({{ column }}, '$[*]') as varchar[]), ', '), '')
 {%- endmacro %}
 
-{#- A VARIANT, an ARRAY or text: to_variant(parse_json(...)) of its JSON text either way. -#}
+{#-
+  A VARIANT, an ARRAY or text: parse_json of its JSON text either way, its elements in order
+  (FLATTEN's index) joined with LISTAGG, as postgres__ does with jsonb_array_elements_text. Not
+  array_to_string, which fakesnow (the emulator the suite builds on) cannot bind over JSON: the
+  SQL tested is the SQL shipped.
+-#}
 {% macro snowflake__happytalk_json_tags_text(column) -%}
-  nullif(array_to_string(cast(parse_json(nullif(trim(to_varchar({{ column }})), '')) as array), ', '), '')
+  (select nullif(listagg(tag.value::string, ', ') within group (order by tag.index), '')
+   from table(flatten(input => parse_json(nullif(trim(to_varchar({{ column }})), '')))) as tag)
 {%- endmacro %}
 
 {% macro bigquery__happytalk_json_tags_text(column) -%}
@@ -321,6 +331,24 @@
 {%- endmacro %}
 
 
+{#-
+  happytalk_type_bigint(): the type of a 64-bit whole number. dbt.type_bigint() is `bigint` on
+  BigQuery too, an alias BigQuery's own front end accepts but ZetaSQL (its analyzer, and the
+  tools built on it) does not know; INT64 is the type's own name there.
+-#}
+{% macro happytalk_type_bigint() -%}
+  {{ return(adapter.dispatch('happytalk_type_bigint', 'happytalk')()) }}
+{%- endmacro %}
+
+{% macro default__happytalk_type_bigint() -%}
+  {{ dbt.type_bigint() }}
+{%- endmacro %}
+
+{% macro bigquery__happytalk_type_bigint() -%}
+  int64
+{%- endmacro %}
+
+
 {#- happytalk_median(expression): the median (an aggregate), interpolated between the middle two. -#}
 {% macro happytalk_median(expression) -%}
   {{ return(happytalk_percentile(expression, 0.5)) }}
@@ -352,13 +380,17 @@
 {%- endmacro %}
 
 {#-
-  BigQuery's percentile_cont is a window function only (approx_quantiles is approximate): the
-  group's values as an array, and the window over it.
+  BigQuery's percentile_cont is a window function only, approx_quantiles is approximate, and an
+  aggregate may not be unnested inside a grouped query: the group's values as a sorted array,
+  and percentile_cont's own interpolation between the two around position f * (n - 1). An
+  empty group gives a negative offset, which safe_offset turns into null.
 -#}
 {% macro bigquery__happytalk_percentile(expression, fraction) -%}
-  (select any_value(percentile) from (
-      select percentile_cont(value, {{ fraction }}) over () as percentile
-      from unnest(array_agg({{ expression }} ignore nulls)) as value))
+  {%- set values = 'array_agg(' ~ expression ~ ' ignore nulls order by ' ~ expression ~ ')' -%}
+  {%- set position = '(' ~ fraction ~ ' * (count(' ~ expression ~ ') - 1))' -%}
+  {%- set below = values ~ '[safe_offset(cast(floor(' ~ position ~ ') as int64))]' -%}
+  {%- set above = values ~ '[safe_offset(cast(ceil(' ~ position ~ ') as int64))]' -%}
+  ({{ below }} + ({{ position }} - floor({{ position }})) * ({{ above }} - {{ below }}))
 {%- endmacro %}
 
 

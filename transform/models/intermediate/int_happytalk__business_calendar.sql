@@ -116,6 +116,38 @@ business as (
         ) as is_business_day
     from hours
 
+),
+
+opening as (
+
+    select
+        calendar_date,
+        iso_weekday,
+        is_business_day,
+        is_public_holiday,
+        holiday_name_ko,
+        holiday_name_en,
+        is_company_day_off,
+        day_off_reason,
+        case when is_business_day then
+            {{ happytalk_utc_of_local(dbt.dateadd('minute', 'opens_minute', 'cast(calendar_date as timestamp)'), zone) }}
+        end as opens_at_utc,
+        case when is_business_day then
+            {{ happytalk_utc_of_local(dbt.dateadd('minute', 'closes_minute', 'cast(calendar_date as timestamp)'), zone) }}
+        end as closes_at_utc
+    from business
+
+),
+
+open_seconds as (
+
+    -- Seconds between the UTC instants, not closing minus opening minutes: a day whose hours
+    -- span a daylight-saving change is an hour shorter or longer.
+    select
+        opening.*,
+        coalesce({{ dbt.datediff('opens_at_utc', 'closes_at_utc', 'second') }}, 0) as business_seconds
+    from opening
+
 )
 
 select
@@ -128,11 +160,13 @@ select
     is_company_day_off,
     day_off_reason,
     '{{ zone }}' as business_timezone,
-    case when is_business_day then
-        {{ happytalk_utc_of_local(dbt.dateadd('minute', 'opens_minute', 'cast(calendar_date as timestamp)'), zone) }}
-    end as opens_at_utc,
-    case when is_business_day then
-        {{ happytalk_utc_of_local(dbt.dateadd('minute', 'closes_minute', 'cast(calendar_date as timestamp)'), zone) }}
-    end as closes_at_utc,
-    case when is_business_day then closes_minute - opens_minute else 0 end * 60 as business_seconds
-from business
+    opens_at_utc,
+    closes_at_utc,
+    business_seconds,
+    -- The business seconds of every earlier day of the calendar: business time between two
+    -- instants is then a difference of two look-ups by day (macro happytalk_business_clock),
+    -- not a sum over the days between them.
+    coalesce(sum(business_seconds) over (
+        order by calendar_date rows between unbounded preceding and 1 preceding
+    ), 0) as business_seconds_before
+from open_seconds

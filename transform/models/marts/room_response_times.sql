@@ -93,6 +93,26 @@ joined as (
         on rooms.source_relation = times.source_relation
         and rooms.room_id = times.room_id
 
+),
+
+clocked as (
+
+    -- Each instant's day of the business calendar: business seconds are differences of
+    -- happytalk_business_clock at the two ends of an interval (macros/happytalk_business_hours.sql).
+    select
+        joined.*,
+        {{ happytalk_business_seconds('joined.first_customer_message_at_utc', 'joined.first_response_at_utc', 'asked_day', 'answered_day') }}
+            as first_response_business_seconds_raw,
+        {{ happytalk_business_seconds('joined.first_response_at_utc', 'joined.closed_at_utc', 'answered_day', 'closed_day') }}
+            as handling_business_seconds_raw
+    from joined
+    left join {{ ref('int_happytalk__business_calendar') }} as asked_day
+        on asked_day.calendar_date = {{ happytalk_business_day('joined.first_customer_message_at_utc') }}
+    left join {{ ref('int_happytalk__business_calendar') }} as answered_day
+        on answered_day.calendar_date = {{ happytalk_business_day('joined.first_response_at_utc') }}
+    left join {{ ref('int_happytalk__business_calendar') }} as closed_day
+        on closed_day.calendar_date = {{ happytalk_business_day('joined.closed_at_utc') }}
+
 )
 
 select
@@ -130,23 +150,23 @@ select
     {{ happytalk_local('first_response_at_utc') }} as first_response_at_kst,
     cast(
         {{ dbt.datediff('first_customer_message_at_utc', 'first_response_at_utc', 'second') }}
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) as first_response_seconds,
     cast(
-        {{ happytalk_business_seconds('first_customer_message_at_utc', 'first_response_at_utc', ref('int_happytalk__business_calendar')) }}
-        as {{ dbt.type_bigint() }}
+        first_response_business_seconds_raw
+        as {{ happytalk_type_bigint() }}
     ) as first_response_business_seconds,
     case when interval_problem is null then cast(
         {{ dbt.datediff('first_response_at_utc', 'closed_at_utc', 'second') }}
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) end as handling_seconds,
     case when interval_problem is null then cast(
-        {{ happytalk_business_seconds('first_response_at_utc', 'closed_at_utc', ref('int_happytalk__business_calendar')) }}
-        as {{ dbt.type_bigint() }}
+        handling_business_seconds_raw
+        as {{ happytalk_type_bigint() }}
     ) end as handling_business_seconds,
     case when interval_problem is null or interval_problem <> 'closed before opened' then cast(
         {{ dbt.datediff('opened_at_utc', 'closed_at_utc', 'second') }}
-        as {{ dbt.type_bigint() }}
+        as {{ happytalk_type_bigint() }}
     ) end as duration_seconds,
     interval_problem,
     vote_score,
@@ -155,4 +175,4 @@ select
     vote_score_text is not null and rating is null as is_rating_out_of_scale,
     rating <= {{ var('happytalk_low_rating_at_most') }} as is_low_rating,
     vote_comment
-from joined
+from clocked

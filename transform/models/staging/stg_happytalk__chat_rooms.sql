@@ -39,7 +39,8 @@ with loaded as (
         {{ happytalk_raw_text('parameter' ~ n) }} as parameter{{ n }},
         {%- endfor %}
         {{ happytalk_raw_text('last_message') }} as last_message,
-        tags,
+        -- Only the text: accounts loaded differently keep their tags as an array, JSON or
+        -- text, which would not union (README, "Several HappyTalk accounts").
         {{ happytalk_tags_text('tags', columns) }} as tags_text,
         {{ happytalk_raw_text('user_parameter') }} as user_parameter,
         {{ happytalk_integer(happytalk_text('vote_score')) }} as vote_score,
@@ -115,7 +116,6 @@ select
     parameter{{ n }},
     {%- endfor %}
     user_parameter,
-    tags,
     tags_text,
     last_message,
     copies_loaded

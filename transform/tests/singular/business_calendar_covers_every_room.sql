@@ -1,6 +1,6 @@
 {#-
   Business time is only known inside the calendar, which spans the holiday seed's years: a room
-  opened, answered or closed outside them would get business seconds of 0 without a word.
+  opened, answered or closed outside them would get no business seconds (null) without a word.
   Returns those rooms; the fix is `make holidays HOLIDAY_YEARS="FIRST LAST"`.
 -#}
 {%- set zone = var('happytalk_business_timezone') -%}

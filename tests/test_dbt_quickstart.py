@@ -1,0 +1,85 @@
+"""The dbt package in a Meltano project made from the README's quick start: the quick start,
+then transform/README.md's `<!-- quickstart-dbt -->` block (transform/, target-postgres, the
+`dbt-postgres` utility), run verbatim in a fresh directory against the test PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from local_happytalk.server import DEFAULT_PORT
+
+from .conftest import PROJECT, target_postgres_env
+from .test_quickstart import GIT_URL, quickstart_block, start_local_server
+
+pytestmark = pytest.mark.postgres
+
+CHECKOUT = "CHECKOUT=~/tap-happytalk"
+
+
+def dbt_block() -> str:
+    readme = (PROJECT / "transform" / "README.md").read_text(encoding="utf-8")
+    after = readme.split("<!-- quickstart-dbt -->", 1)[1]
+    return after.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_dbt_block_continues_the_quickstart():
+    block = dbt_block()
+    assert block.startswith(CHECKOUT)
+    assert "meltano run tap-happytalk target-postgres dbt-postgres:build" in block
+    # The quick start's meltano.yml has no include_paths of its own to clash with.
+    assert "include_paths" not in quickstart_block()
+
+
+@pytest.mark.timeout(1800)
+def test_a_quickstart_project_loads_and_builds_with_dbt_postgres(postgres, tmp_path):
+    import psycopg  # noqa: PLC0415 - only the PostgreSQL tests need it
+
+    database = f"happytalk_quickstart_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f'create database "{database}"')
+    url = urlunsplit(urlsplit(postgres)._replace(path=f"/{database}"))
+    process, server = start_local_server()
+    try:
+        script = quickstart_block().replace(GIT_URL, str(PROJECT))
+        script = script.replace(f"http://127.0.0.1:{DEFAULT_PORT}", server)
+        script += "\n" + dbt_block().replace(CHECKOUT, f"CHECKOUT={PROJECT}")
+        connection = target_postgres_env(url, "unused")
+        del connection["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"]  # the block's config says
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "PG"))},
+            **connection,
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, f"{done.stdout[-5000:]}\n{done.stderr[-5000:]}"
+        project = tmp_path / "happytalk-project"
+        results = json.loads(
+            (project / "transform" / "target" / "run_results.json").read_text(encoding="utf-8")
+        )["results"]
+        assert sum(1 for r in results if r["unique_id"].startswith("model.")) == 12
+        assert {r["status"] for r in results} <= {"success", "pass"}
+        with psycopg.connect(url) as connection_:
+            # The local server's 30 days of 5 rooms, each built once.
+            assert connection_.execute(
+                "select count(*), count(distinct room_id) from analytics.room_response_times"
+            ).fetchall() == [(150, 150)]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{database}" with (force)')
