@@ -25,6 +25,19 @@ def assert_one_line_error(run, *fragments):
         assert fragment in final, final
 
 
+def assert_set_aside_with_one_line(run, *fragments):
+    """A window that kept failing: one WARNING names it and why, the run goes on, exits 3."""
+    assert run.returncode == 3, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.error_lines == []
+    lines = [
+        line for line in run.stderr.splitlines() if "; set aside, asked again next run" in line
+    ]
+    assert lines, run.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
 def assert_no_token(run, token):
     assert token not in run.stdout
     assert token not in run.stderr
@@ -73,7 +86,7 @@ def test_a_day_that_keeps_failing_is_split_then_reported_with_url_and_status(
     happytalk.inject(Fault("status", status=502), times=1000, day="2024-03-01")
     run = run_tap(tmp_path, {**config, "max_retries": 2, "max_concurrent_requests": 1})
 
-    assert_one_line_error(
+    assert_set_aside_with_one_line(
         run,
         f"POST {happytalk.url}{ENDPOINTS[config['endpoint']].path}",
         "HTTP 502",
@@ -93,8 +106,10 @@ def test_a_window_too_short_to_split_does_not_claim_it_was(tmp_path, happytalk, 
     short = {**config, "end_date": "2024-03-01T00:20:00", "max_retries": 1}
     run = run_tap(tmp_path, short)
 
-    assert_one_line_error(run, "2024-03-01 00:00:00..00:19:59", "after 2 attempts: HTTP 502")
-    assert "split" not in run.error_lines[-1]
+    assert_set_aside_with_one_line(
+        run, "2024-03-01 00:00:00..00:19:59", "after 2 attempts: HTTP 502"
+    )
+    assert "split" not in run.stderr
 
 
 def test_a_day_answered_only_in_halves_gives_the_same_records_and_state(
@@ -185,14 +200,14 @@ def test_siem_strings_instead_of_records_are_refused(tmp_path, happytalk, config
     happytalk.inject(Fault("body", status=200, text=siem), day="2024-03-01")
     run = run_tap(tmp_path, config)
 
-    assert_one_line_error(run, "2024-03-01 00:00:00..23:59:59", "not a list of records")
+    assert_set_aside_with_one_line(run, "2024-03-01 00:00:00..23:59:59", "not a list of records")
 
 
 def test_an_answer_that_is_not_json_is_reported(tmp_path, happytalk, config):
     happytalk.inject(Fault("body", status=200, text="<html>maintenance</html>"))
     run = run_tap(tmp_path, config)
 
-    assert_one_line_error(run, "is not JSON", "maintenance")
+    assert_set_aside_with_one_line(run, "is not JSON", "maintenance")
 
 
 @pytest.mark.parametrize(
