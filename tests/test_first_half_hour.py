@@ -350,7 +350,9 @@ def test_info_logs_one_readable_range_per_stream_and_no_line_per_room(tmp_path, 
     ] * 2  # service_history, chat_rooms
     assert not [line for line in lines if "Beginning sync of 'chat_messages'" in line]
     per_stream = [line for line in lines if '"stream":"chat_messages"' in line]
-    assert len(per_stream) == 2  # the run's record_count and sync_duration, once each
+    # The run's record_count and sync_duration, once each, and its units set aside (0 failed).
+    assert len(per_stream) == 3, per_stream
+    assert sum('"metric":"units_set_aside"' in line for line in per_stream) == 1
     sent = [m for m in parse_messages(done.stdout) if m.get("stream") == "chat_messages"]
     messages = [m for m in sent if m["type"] == "RECORD"]
     rooms = {m["record"]["room_id"] for m in messages}
