@@ -13,6 +13,8 @@ from tap_happytalk.progress import Bounds, Pending, Progress, Unit, Why
 from tap_happytalk.streams import open_rooms
 from tap_happytalk.streams.open_rooms import is_closed
 
+from .test_progress import instants  # aware instants in any offset, shared
+
 pytestmark = pytest.mark.timeout(60)
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -319,14 +321,6 @@ def test_a_missing_room_of_release_1_3_is_given_up_when_missed_again():
 
 # Any rooms
 
-offsets = st.integers(-12 * 60, 14 * 60).map(
-    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))
-)
-instants = st.builds(
-    lambda moment, zone: moment.replace(tzinfo=zone),
-    st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 1, 1)),
-    offsets,
-)
 room_records = st.builds(
     lambda ident, opened, status, closed_after, vote: record(
         ident,

@@ -46,6 +46,17 @@ def ask_again(run: TapRun, stream: str) -> list[dict[str, Any]]:
     return list(run.states[-1]["bookmarks"][stream]["ask_again"])
 
 
+def history_config(server: LocalHappyTalk, **extra: Any) -> dict[str, Any]:
+    """Service history of 2024-03-01 to 2024-03-03 from `server`."""
+    return {
+        "token": server.token,
+        "api_url": server.url,
+        "start_date": "2024-03-01",
+        "end_date": "2024-03-04",
+        **extra,
+    }
+
+
 def closed_rated(server: LocalHappyTalk, opened: str) -> str:
     room = server.chats.add_room(reg_date=opened, status="2", complate_date=opened)
     server.chats.rate_room(room, 5)
@@ -121,13 +132,7 @@ def test_an_open_room_failing_every_attempt_does_not_stop_the_new_days(tmp_path)
 def test_a_service_history_day_failing_in_every_run_is_asked_until_it_answers(tmp_path):
     with LocalHappyTalk(sample_events(FIRST_DAY, 3, 4)) as server:
         server.inject(Fault("status", status=500), day="2024-03-02", times=FOREVER)
-        config = {
-            "token": server.token,
-            "api_url": server.url,
-            "start_date": "2024-03-01",
-            "end_date": "2024-03-04",
-            "max_retries": 1,
-        }
+        config = history_config(server, max_retries=1)
         first = run_tap(tmp_path, config)
         second = run_tap(tmp_path, config, state=first.states[-1])
         server.clear_faults()
@@ -147,14 +152,7 @@ def test_a_service_history_day_failing_in_every_run_is_asked_until_it_answers(tm
 def test_a_unit_failing_past_set_aside_days_is_given_up_once(tmp_path):
     with LocalHappyTalk(sample_events(FIRST_DAY, 3, 4)) as server:
         server.inject(Fault("status", status=500), day="2024-03-02", times=FOREVER)
-        config = {
-            "token": server.token,
-            "api_url": server.url,
-            "start_date": "2024-03-01",
-            "end_date": "2024-03-04",
-            "max_retries": 0,
-            "set_aside_days": 2,
-        }
+        config = history_config(server, max_retries=0, set_aside_days=2)
         first = run_tap(tmp_path, config)
         state = json.loads(json.dumps(first.states[-1]))
         (entry,) = state["bookmarks"]["service_history"]["ask_again"]
@@ -329,12 +327,7 @@ def test_a_day_truly_empty_answered_without_data_is_confirmed_after_a_day(tmp_pa
     empty = '{"result": "success"}'
     with LocalHappyTalk(sample_events(FIRST_DAY, 3, 4)) as server:
         server.inject(Fault("body", status=200, text=empty), day="2024-03-02", times=FOREVER)
-        config = {
-            "token": server.token,
-            "api_url": server.url,
-            "start_date": "2024-03-01",
-            "end_date": "2024-03-04",
-        }
+        config = history_config(server)
         first = run_tap(tmp_path, config)
         second = run_tap(tmp_path, config, state=first.states[-1])
         state = json.loads(json.dumps(second.states[-1]))
