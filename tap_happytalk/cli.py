@@ -17,6 +17,7 @@ import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
+import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.tap_base import CliTestOptionValue
@@ -34,8 +35,6 @@ from tap_happytalk.settings import ENV_PREFIX, Settings, unknown_settings
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import click
-
 TOKEN_ENV = "TAP_HAPPYTALK_TOKEN"  # noqa: S105 - the name of a variable, not a token
 # Stand-ins for the required settings when --about checks what else is given.
 PLACEHOLDERS = {"token": "placeholder", "start_date": "2000-01-01"}
@@ -46,7 +45,12 @@ HELP = """Extract HappyTalk's service history and, opt-in, its consultations as 
 Streams: service_history (selected by default); chat_rooms and chat_messages, the
 consultation rooms and every message in them (opt-in: select them in the catalog, from
 --discover, or with Meltano's `select`).
-Settings: tap-happytalk --about. Without --catalog, a run extracts service_history alone."""
+Settings: tap-happytalk --about. Without --catalog, a run extracts service_history alone;
+--select chooses the streams instead (repeat it: --select chat_rooms --select chat_messages)."""
+SELECT_HELP = (
+    "A stream to extract, instead of the default (service_history alone); repeat for several. "
+    "With --discover: the streams the written catalog selects. Not with --catalog."
+)
 # JSON Schema's wording (as the SDK formats it), in the tap's words.
 SCHEMA_WORDING = (
     (r"^(?P<value>.+) is less than the minimum of (?P<bound>\S+)$", "must be at least {bound}"),
@@ -66,14 +70,43 @@ class OneLineErrorTap(Tap):
     # The streams that ended the last sync of this process with units failed, and how many
     # (`note_incomplete`); read once the SDK's `invoke` returns (its `sync_all` is final).
     incomplete: ClassVar[dict[str, int]] = {}
+    # Every stream the tap has, for `--select`; and the ones `--select` chose in this process
+    # (empty: the streams' own defaults). The subclass applies the choice to its streams.
+    stream_names: ClassVar[tuple[str, ...]] = ()
+    chosen_streams: ClassVar[frozenset[str]] = frozenset()
 
     @override
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command, whose `--help` says what the tap extracts."""
+        """The SDK's command, whose `--help` says what the tap extracts, with `--select`.
+
+        `--select` is eager, so it is read before `--discover` runs, wherever it stands.
+        """
         command = super().get_singer_command()
         command.help = HELP
+        command.params.append(
+            click.Option(
+                ["--select"],
+                multiple=True,
+                metavar="STREAM",
+                is_eager=True,
+                expose_value=False,
+                callback=cls.cb_select,
+                help=SELECT_HELP,
+            )
+        )
         return command
+
+    @classmethod
+    def cb_select(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> None:  # noqa: ARG003 - click's callback signature
+        """Keep the streams `--select` names, or say in one line which name is not a stream."""
+        unknown = [name for name in value if name not in cls.stream_names]
+        if unknown:
+            cls._fail(
+                f"invalid option --select: no stream {', '.join(map(repr, unknown))}; the "
+                f"streams are {', '.join(cls.stream_names)}"
+            )
+        cls.chosen_streams = frozenset(value)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -105,6 +138,11 @@ class OneLineErrorTap(Tap):
     def invoke(cls, **kwargs: Any) -> None:
         """Run the tap as the SDK would, with the tap's one-line errors."""
         config = kwargs.get("config")
+        if cls.chosen_streams and kwargs.get("catalog") is not None:
+            cls._fail(
+                "invalid options: --select and --catalog both choose the streams; give one "
+                "(select them in the catalog, or leave --catalog out)"
+            )
         with cls._one_line_errors(config):
             cls._check_config(config, complete=not kwargs.get("about"))
             cls.incomplete = {}

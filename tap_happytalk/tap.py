@@ -34,6 +34,7 @@ class TapHappyTalk(OneLineErrorTap):
 
     name = "tap-happytalk"
     package_name = "tap-happytalk"
+    stream_names = (ServiceHistoryStream.name, ChatRoomsStream.name, ChatMessagesStream.name)
     config_jsonschema = CONFIG_SCHEMA
     # What this tap really does, stated once: meltano.yml and the Hub file are tested against
     # it. No `batch`: the SDK's BATCH cannot keep STATE behind its data (see README, BATCH).
@@ -120,11 +121,17 @@ class TapHappyTalk(OneLineErrorTap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        return [
+        streams: list[Stream] = [
             ServiceHistoryStream(tap=self),
             ChatRoomsStream(tap=self),
             ChatMessagesStream(tap=self),
         ]
+        if self.chosen_streams:
+            # `--select`: the SDK selects, without a catalog, the streams selected by default,
+            # and writes the same into a discovered catalog's metadata.
+            for stream in streams:
+                stream.selected_by_default = stream.name in self.chosen_streams
+        return streams
 
 
 if __name__ == "__main__":

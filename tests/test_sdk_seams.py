@@ -645,3 +645,33 @@ def test_an_unsorted_stream_with_a_no_op_increment_keeps_no_progress_markers(mon
             "seam: with is_sorted = False the SDK keeps progress markers only through "
             "_increment_stream_state, which chat_rooms does not call on"
         )
+
+
+def test_select_is_read_before_discover_and_chooses_through_selected_by_default(tmp_path: Path):
+    config = write_json(tmp_path / "c.json", {"token": "x", "start_date": "2024-01-01"})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TapHappyTalk, "chosen_streams", frozenset())
+        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+        patch.setattr(sys, "stdout", out)
+        # `--select` after `--discover`: click processes eager options first.
+        code = TapHappyTalk.get_singer_command().main(
+            ["--config", str(config), "--discover", "--select", "chat_rooms"],
+            standalone_mode=False,
+        )
+        assert code == 0
+        chosen = TapHappyTalk(config={}, validate_config=False)
+    roots = {
+        stream["tap_stream_id"]: entry["metadata"]
+        for stream in json.loads(out.buffer.getvalue())["streams"]
+        for entry in stream["metadata"]
+        if entry["breadcrumb"] == []
+    }
+    assert {name: meta["selected-by-default"] for name, meta in roots.items()} == {
+        "service_history": False,
+        "chat_rooms": True,
+        "chat_messages": False,
+    }, "seam: eager --select is processed before --discover, wherever it stands"
+    selected = {name: stream.selected for name, stream in chosen.streams.items()}
+    assert selected == {"service_history": False, "chat_rooms": True, "chat_messages": False}, (
+        "seam: without a catalog, a stream is selected by its selected_by_default"
+    )
