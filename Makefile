@@ -11,7 +11,7 @@ UV_VERSION := 0.13.10
 DEMO_INSTALLED := $(VENV)/.installed-demo
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo install dist bench bench-dbt faults soak clean holidays
+.PHONY: test lint demo server install dist bench bench-dbt faults soak clean holidays
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -26,6 +26,12 @@ lint: $(INSTALLED)
 # it, a summary on the terminal and output/report.html.
 demo: $(DEMO_INSTALLED)
 	$(BIN)/python scripts/demo.py
+
+# The local HappyTalk-compatible server alone, for the README's quick start (Ctrl-C stops it).
+# Its knobs: make server SERVER_ARGS="--port 9000 --days 60"; `--help` lists them.
+SERVER_ARGS ?=
+server: $(DEMO_INSTALLED)
+	$(BIN)/python -m local_happytalk $(SERVER_ARGS)
 
 # The dbt seed of Korean public holidays (transform/seeds/), from the `holidays` package.
 # Other years: make holidays HOLIDAY_YEARS="2020 2035"

@@ -2,7 +2,8 @@
 
 Clones this repository's HEAD into a temporary folder and runs `make demo` there the way a
 newcomer would, timing the install (`.venv` with the demo's packages) apart from the demo itself
-(Meltano installs the tap and target-jsonl, the run, the dbt build, the report). Caches are
+(Meltano installs the tap and target-jsonl, the run, the dbt build, the report), then a second
+`make demo` in the same clone, which installs nothing. Caches are
 empty unless `--warm` is given: pip's and uv's caches point into the temporary folder, so every
 package is downloaded, as on a new machine. Prints the table the README quotes.
 
@@ -33,8 +34,8 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> floa
     return time.monotonic() - started
 
 
-def one_run(*, warm: bool) -> tuple[float, float]:
-    """Install and demo seconds of one fresh clone."""
+def one_run(*, warm: bool) -> tuple[float, float, float]:
+    """Install, first demo and second demo seconds of one fresh clone."""
     with tempfile.TemporaryDirectory(prefix="first-demo-") as tmp:
         root = Path(tmp)
         clone = root / "tap-happytalk"
@@ -49,7 +50,8 @@ def one_run(*, warm: bool) -> tuple[float, float]:
         report = clone / "output" / "report.html"
         if not report.exists():
             sys.exit("first_demo: the demo wrote no output/report.html")
-        return install, demo
+        again = timed(["make", "demo"], clone, env, log)
+        return install, demo, again
 
 
 def main() -> None:
@@ -60,11 +62,16 @@ def main() -> None:
     args = parser.parse_args()
     caches = "warm caches" if args.warm else "empty caches (every package downloaded)"
     print(f"First `make demo` on a fresh clone, {os.cpu_count()} cores, {caches}:")
-    print("| run | install (.venv, demo packages) | demo (Meltano, run, dbt, report) | total |")
-    print("|---|---|---|---|")
+    print(
+        "| run | install (.venv, demo packages) | demo (Meltano, run, dbt, report) | first "
+        "`make demo` | the next `make demo` |"
+    )
+    print("|---|---|---|---|---|")
     for run in range(1, args.runs + 1):
-        install, demo = one_run(warm=args.warm)
-        print(f"| {run} | {install:.0f} s | {demo:.0f} s | {install + demo:.0f} s |")
+        install, demo, again = one_run(warm=args.warm)
+        print(
+            f"| {run} | {install:.0f} s | {demo:.0f} s | {install + demo:.0f} s | {again:.0f} s |"
+        )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 PROJECT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_happytalk"]
+# What users read: the README, then the pages under docs/ it links to.
+DOCUMENTATION = (PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md")))
 FIRST_DAY = dt.date(2024, 3, 1)
 
 
@@ -69,6 +71,11 @@ def parse_messages(stdout: str) -> list[dict[str, Any]]:
 def tap_env() -> dict[str, str]:
     """The environment without any TAP_HAPPYTALK_* settings of the developer's own."""
     return {k: v for k, v in os.environ.items() if not k.startswith("TAP_HAPPYTALK_")}
+
+
+def documentation() -> str:
+    """The README and every page under docs/, one after the other (blocks are found by marker)."""
+    return "\n\n".join(path.read_text(encoding="utf-8") for path in DOCUMENTATION)
 
 
 def write_json(path: Path, value: Any) -> Path:

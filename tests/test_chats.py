@@ -33,10 +33,10 @@ from local_happytalk.chats import (
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
 from .conftest import (
-    PROJECT,
     TAP,
     TapRun,
     catalog_selecting,
+    documentation,
     parse_messages,
     run_tap,
     run_until_stopped,
@@ -1030,7 +1030,7 @@ def salted(value: str | None) -> str | None:
 
 
 def test_the_privacy_map_is_the_one_the_readme_shows():
-    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    readme = documentation()
     block = readme.split("<!-- privacy-map-chats -->", 1)[1].split("```yaml", 1)[1]
     (plugin,) = yaml.safe_load(block.split("```", 1)[0])
     assert plugin["config"] == PRIVACY_MAPS

@@ -6,23 +6,17 @@ then transform/README.md's `<!-- quickstart-dbt -->` block (transform/, target-p
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from local_happytalk.server import DEFAULT_PORT
-
 from .conftest import PROJECT, target_postgres_env
-from .test_quickstart import GIT_URL, quickstart_block, start_local_server
+from .test_quickstart import beside_a_clone, quickstart_block, run_block, start_local_server, stop
 
 pytestmark = pytest.mark.postgres
 
-CHECKOUT = "CHECKOUT=~/tap-happytalk"
+CHECKOUT = "CHECKOUT=../tap-happytalk"
 
 
 def dbt_block() -> str:
@@ -47,25 +41,15 @@ def test_a_quickstart_project_loads_and_builds_with_dbt_postgres(postgres, tmp_p
     with psycopg.connect(postgres, autocommit=True) as admin:
         admin.execute(f'create database "{database}"')
     url = urlunsplit(urlsplit(postgres)._replace(path=f"/{database}"))
+    here = beside_a_clone(tmp_path)
     process, server = start_local_server()
     try:
-        script = quickstart_block().replace(GIT_URL, str(PROJECT))
-        script = script.replace(f"http://127.0.0.1:{DEFAULT_PORT}", server)
-        script += "\n" + dbt_block().replace(CHECKOUT, f"CHECKOUT={PROJECT}")
         connection = target_postgres_env(url, "unused")
         del connection["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"]  # the block's config says
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "PG"))},
-            **connection,
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        }
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700, check=False,
-        )  # fmt: skip
+        script = quickstart_block() + "\n" + dbt_block()
+        done = run_block(script, here, server, timeout=1700, env=connection)
         assert done.returncode == 0, f"{done.stdout[-5000:]}\n{done.stderr[-5000:]}"
-        project = tmp_path / "happytalk-project"
+        project = here / "happytalk-project"
         results = json.loads(
             (project / "transform" / "target" / "run_results.json").read_text(encoding="utf-8")
         )["results"]
@@ -77,9 +61,6 @@ def test_a_quickstart_project_loads_and_builds_with_dbt_postgres(postgres, tmp_p
                 "select count(*), count(distinct room_id) from analytics.room_response_times"
             ).fetchall() == [(150, 150)]
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
         with psycopg.connect(postgres, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{database}" with (force)')

@@ -18,7 +18,15 @@ from local_happytalk.chats import CHAT_DATA_PATH, CHAT_ROOM_LISTS_PATH, sample_r
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 from tap_happytalk.settings import OWN_SETTINGS
 
-from .conftest import FIRST_DAY, catalog_selecting, run_tap, tap_about, write_json
+from .conftest import (
+    DOCUMENTATION,
+    FIRST_DAY,
+    catalog_selecting,
+    documentation,
+    run_tap,
+    tap_about,
+    write_json,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -55,7 +63,7 @@ def test_readme_first_screen_commands_are_make_targets_ci_runs():
 def test_the_privacy_stream_map_in_the_readme_hashes_logins_and_drops_the_text(
     tmp_path, happytalk, events
 ):
-    readme = README.read_text(encoding="utf-8")
+    readme = documentation()
     block = readme.split("<!-- privacy-map -->", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
     (plugin,) = yaml.safe_load(block)
     maps_config = plugin["config"]
@@ -84,7 +92,7 @@ def test_the_privacy_stream_map_in_the_readme_hashes_logins_and_drops_the_text(
 
 def test_the_privacy_maps_in_the_readme_drop_a_personal_field_happytalk_adds(tmp_path):
     """A field no schema describes lands in extra_fields: the maps drop it until read."""
-    readme = README.read_text(encoding="utf-8")
+    readme = documentation()
     maps: dict[str, Any] = {"stream_map_config": {"hash_salt": "pepper"}, "stream_maps": {}}
     for marker in ("<!-- privacy-map -->", "<!-- privacy-map-chats -->"):
         block = readme.split(marker, 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
@@ -128,7 +136,7 @@ def test_the_privacy_maps_in_the_readme_drop_a_personal_field_happytalk_adds(tmp
 
 
 def test_the_chats_privacy_stream_map_in_the_readme_drops_what_customers_wrote(tmp_path):
-    readme = README.read_text(encoding="utf-8")
+    readme = documentation()
     block = readme.split("<!-- privacy-map-chats -->", 1)[1]
     (plugin,) = yaml.safe_load(block.split("```yaml", 1)[1].split("```", 1)[0])
     maps_config = plugin["config"]
@@ -192,8 +200,50 @@ def test_the_duckdb_file_make_demo_writes_is_the_one_the_readmes_say_to_query():
         (project / "transform" / "profiles.yml").read_text(encoding="utf-8"),
     )
     assert profile, "transform/profiles.yml has a default DuckDB path"
-    texts = [README.read_text(encoding="utf-8"), (project / "transform" / "README.md").read_text()]
+    texts = [documentation(), (project / "transform" / "README.md").read_text()]
     queried = {path for text in texts for path in re.findall(r"duckdb\.connect\('([^']+)'", text)}
     assert queried <= {demo, profile[1]}
     said = " ".join(" ".join(texts).split())
     assert f"`{demo}`" in said  # where `make demo` leaves the models is said
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readme_is_short_and_links_every_page_under_docs():
+    readme = README.read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 300
+    linked = set(re.findall(r"\]\(docs/([^)#]+\.md)", readme))
+    pages = {path.name for path in (README.parent / "docs").glob("*.md")}
+    assert pages <= linked, f"pages the README does not link: {sorted(pages - linked)}"
+
+
+def test_every_relative_link_in_the_documentation_leads_to_a_file_and_heading():
+    project = README.parent
+    pages = [*DOCUMENTATION, project / "transform" / "README.md", project / "CHANGELOG.md"]
+    broken = []
+    for page in pages:
+        prose = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+        for link in re.findall(r"\]\(([^)\s]+)\)", prose):
+            if link.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            if not target.exists():
+                broken.append(f"{page.name}: {link} (no such file)")
+            elif anchor and target.suffix == ".md":
+                headings = re.findall(r"(?m)^#+ (.*)$", target.read_text(encoding="utf-8"))
+                if anchor not in {_slug(heading) for heading in headings}:
+                    broken.append(f"{page.name}: {link} (no such heading)")
+    assert broken == []
+
+
+def test_the_documented_number_of_passes_of_a_moving_day_is_the_codes():
+    from tap_happytalk.streams.room_list import MAX_PASSES  # noqa: PLC0415
+
+    words = {3: "three", 4: "four", 5: "five", 6: "six"}
+    text = " ".join(documentation().split())
+    assert f"at most {words[MAX_PASSES]} passes" in text
+    assert f"keeps changing for {words[MAX_PASSES]} passes" in text

@@ -25,7 +25,7 @@ from referencing.jsonschema import DRAFT7
 
 from tap_happytalk.tap import TapHappyTalk
 
-from .conftest import tap_about
+from .conftest import documentation, tap_about
 
 PROJECT = Path(__file__).resolve().parent.parent
 HUB_FILE = PROJECT / "hub" / "tap-happytalk.yml"
@@ -241,7 +241,7 @@ def test_capabilities_agree_in_the_tap_about_meltano_yml_the_hub_and_readme(
     assert sorted(meltano_extractor["capabilities"]) == sorted(tap)
     assert sorted(hub["capabilities"]) == sorted(tap)
     assert hub["capabilities"] == sorted(hub["capabilities"])  # the Hub lists them sorted
-    stated = readme().split("<!-- capabilities -->", 1)[1].split(".\n", 1)[0]
+    stated = documentation().split("<!-- capabilities -->", 1)[1].split(".\n", 1)[0]
     assert sorted(re.findall(r"`([a-z-]+)`", stated)) == sorted(tap)
     quickstart = readme().split("<!-- quickstart -->", 1)[1].split("```", 2)[1]
     listed = re.search(r"capabilities: \[(.*)\]", quickstart)
@@ -284,7 +284,7 @@ def test_descriptions_say_what_the_tap_extracts_today(about, hub):
 
 def test_the_readme_says_what_a_hub_install_selects(hub, meltano_extractor):
     assert hub["select"] == ["service_history.*"]
-    text = " ".join(readme().split())
+    text = " ".join(documentation().split())
     assert "the Hub definition selects `service_history.*` only" in text
     assert meltano_extractor["select"] == [
         "service_history.*",
