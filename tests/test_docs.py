@@ -17,6 +17,7 @@ import yaml
 from local_happytalk.chats import CHAT_DATA_PATH, CHAT_ROOM_LISTS_PATH, sample_rooms
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 from tap_happytalk.settings import OWN_SETTINGS
+from tap_happytalk.tap import TapHappyTalk
 
 from .conftest import (
     DOCUMENTATION,
@@ -247,3 +248,22 @@ def test_the_documented_number_of_passes_of_a_moving_day_is_the_codes():
     text = " ".join(documentation().split())
     assert f"at most {words[MAX_PASSES]} passes" in text
     assert f"keeps changing for {words[MAX_PASSES]} passes" in text
+
+
+def test_the_readmes_stream_table_is_the_taps():
+    tap = TapHappyTalk(config={}, validate_config=False)
+    rows = {
+        cells[0].strip("`"): cells
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+        and len(cells := [cell.strip() for cell in line.strip("|").split("|")]) == 5
+    }
+    assert set(rows) == set(tap.streams)
+    for name, stream in tap.streams.items():
+        _, _, key, replication_key, selected = rows[name]
+        assert key == ", ".join(f"`{k}`" for k in stream.primary_keys)
+        if stream.replication_key:
+            assert replication_key == f"`{stream.replication_key}`"
+        else:
+            assert replication_key.startswith("none")
+        assert selected == ("by default" if stream.selected_by_default else "opt-in")
