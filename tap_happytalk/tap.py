@@ -37,7 +37,7 @@ class TapHappyTalk(OneLineErrorTap):
     stream_names = (ServiceHistoryStream.name, ChatRoomsStream.name, ChatMessagesStream.name)
     config_jsonschema = CONFIG_SCHEMA
     # What this tap really does, stated once: meltano.yml and the Hub file are tested against
-    # it. No `batch`: the SDK's BATCH cannot keep STATE behind its data (see README, BATCH).
+    # it. No `batch`: the SDK's BATCH cannot keep STATE behind its data (docs/STREAMS.md).
     # No `activate-version`: it means nothing for an incremental stream.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,

@@ -55,7 +55,7 @@ CHATS = frozenset({ROOMS, MESSAGES})
 EVERY_STREAM = frozenset({ROOMS, MESSAGES, STREAMS})
 PHONE = re.compile(r"010-\d{4}-\d{4}")
 
-# The privacy stream map of the chat streams: the README shows the same block, in YAML, under
+# The privacy stream map of the chat streams: docs/STREAMS.md shows the same block, in YAML, under
 # `<!-- privacy-map-chats -->` (keep the two alike; a test below compares them). Customer
 # identifiers become salted SHA-256 hashes (still good for counting and joining); the free text
 # that can hold what a customer wrote (a message's `contents`, a room's `last_message`, a copy

@@ -984,7 +984,7 @@ def assert_agent_activity(built: Built) -> None:
 
 
 def test_dbt_docs_and_source_freshness_run_on_duckdb(duckdb_runs, tmp_path):
-    """The README's `dbt docs generate`, and freshness on the replication keys, both work."""
+    """The `dbt docs generate` of docs/WAREHOUSES.md, and freshness on the replication keys."""
     output = write_jsonl(tmp_path / "output", duckdb_runs.month)
     env = {
         "HAPPYTALK_JSONL_DIR": str(output),

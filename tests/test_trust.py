@@ -456,7 +456,7 @@ def test_test_mode_reports_a_refusal_in_one_line(tmp_path, server, config):
 
 
 def test_test_mode_passes_a_good_token_on_a_range_without_events(tmp_path, config):
-    """What the README offers instead of `meltano config test`, which needs a RECORD."""
+    """What docs/MELTANO.md offers instead of `meltano config test`, which needs a RECORD."""
     with LocalHappyTalk(token=SECRET) as empty:
         run = run_tap(tmp_path, {**config, "api_url": empty.url}, args=("--test",))
     assert run.returncode == 0, run.stderr

@@ -216,7 +216,7 @@ def test_messages_alone_of_the_previous_release_backfill_the_rooms(tmp_path):
     assert run.returncode == 0, run.stderr
     assert sent(run, ROOMS) == want.rooms
     # Rooms read for chat_rooms come with their messages, which had come: sent again, the
-    # same (at-least-once, README), never lost.
+    # same (at-least-once, docs/STATE.md), never lost.
     assert {m["id"] for m in sent(run, MESSAGES)} <= {m["id"] for m in want.all_messages}
     final = run.states[-1]["bookmarks"]
     assert final[ROOMS]["replication_key_value"] == "2024-03-04T00:00:00+09:00"
