@@ -18,7 +18,7 @@ lint: $(INSTALLED)
 # The main job: sample HappyTalk data through `meltano run` into output/, the dbt models over
 # it, a summary on the terminal and output/report.html.
 demo: $(INSTALLED)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(if $(TARGET_MINUTES),--target-minutes=$(TARGET_MINUTES)) $(if $(REPORT_LANGUAGE),--language=$(REPORT_LANGUAGE))
 
 # The dbt seed of Korean public holidays (transform/seeds/), from the `holidays` package.
 # Other years: make holidays HOLIDAY_YEARS="2020 2035"
