@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analytics import summarize  # scripts/analytics.py, beside this file
+from analytics import LANGUAGES, TARGET_MINUTES, summarize  # scripts/analytics.py, beside this
 
 from local_happytalk.chats import CHAT_DATA_PATH, CHAT_ROOM_LISTS_PATH, support_centre_rooms
 from local_happytalk.server import LocalHappyTalk, sample_events
@@ -66,12 +66,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--target-minutes",
         type=float,
-        default=10.0,
-        help="first response counted as on time, in minutes (default 10)",
+        default=TARGET_MINUTES,
+        help=f"first response counted as on time, in minutes (default {TARGET_MINUTES:g})",
     )
     parser.add_argument(
         "--language",
-        choices=("en", "ko"),
+        choices=LANGUAGES,
         default="en",
         help="the report's language: en (English, the default) or ko (Korean)",
     )
