@@ -3,9 +3,12 @@
 `python scripts/analytics.py output/` runs `dbt build` (the holiday seed, the sources' tests,
 every model, their tests) with DuckDB reading `output/{service_history,chat_rooms,
 chat_messages}.jsonl`, as target-jsonl writes them, into `output/happytalk.duckdb`; then prints
-what a support lead reads first (rooms by week and what became of them, the answer rate, first
-response and handling in business hours, ratings, the busiest agent) and writes
-`output/report.html`, four charts as static SVG. `summarize(path)` returns the same text.
+what a support lead reads first (first response in business and clock time, the share answered
+within a target, the answer rate, ratings, the busiest agent, rooms by week and what became of
+them) and writes `output/report.html`: headline figures, days and weeks with closed days shown
+as closed, agents, ratings, and when customers write, in English or Korean (`--language`), its
+charts static SVG (Vega-Lite through vl-convert: no script, nothing fetched).
+`--target-minutes` sets the target (default 10). `summarize(path)` returns the printed text.
 dbt's own files (target/, logs/) go to a temporary directory, not into transform/.
 """
 
@@ -497,6 +500,7 @@ TEXT: dict[str, dict[str, str]] = {
         "per_day": "Consultations per day, by channel",
         "per_day_note": "Rooms with an agent's side, by the day they were opened. Shaded days "
         "are closed (weekends, public holidays, company days off).",
+        "holidays": "Closed in the period besides weekends: {days}.",
         "waits_per_day": "First response per day, in business minutes",
         "waits_per_day_note": "Median and 90th percentile of the consultations answered that "
         "day, in business minutes; the dashed line is the target. Closed days are shaded and "
@@ -571,6 +575,7 @@ TEXT: dict[str, dict[str, str]] = {
         "per_day": "일별 상담 건수 (채널별)",
         "per_day_note": "채팅방이 열린 날 기준, 상담원이 응대하는 상담만. 음영은 휴무일 "
         "(주말, 공휴일, 회사 휴무일).",
+        "holidays": "주말 외 휴무일: {days}.",
         "waits_per_day": "일별 첫 응답 시간 (업무시간, 분)",
         "waits_per_day_note": "그날 응답된 상담의 중앙값과 90번째 백분위, 업무시간 분 단위. "
         "점선은 목표. 휴무일은 음영으로 표시하고 값은 없습니다: 휴무일 문의는 다음 업무 "
@@ -1089,7 +1094,12 @@ def write_report(
         + "</p>",
         _cards(overall, headline, target, scale, low_at_most, language=language),
         f"<h2>{e(text['by_day'])}</h2>",
-        _figure("consultations-per-day", text["per_day"], text["per_day_note"], charts),
+        _figure(
+            "consultations-per-day",
+            text["per_day"],
+            text["per_day_note"] + _holidays(days, language),
+            charts,
+        ),
         _figure(
             "first-response-per-day", text["waits_per_day"], text["waits_per_day_note"], charts
         ),
@@ -1154,6 +1164,12 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(document, encoding="utf-8")
     return path
+
+
+def _holidays(days: list[Day], language: str) -> str:
+    """` Closed in the period besides weekends: 2024-01-01 New Year's Day.`, or nothing."""
+    named = [f"{day.day} {day.closed_because}" for day in days if day.closed_because]
+    return " " + words(language)["holidays"].format(days=", ".join(named)) if named else ""
 
 
 def _figure(figure_id: str, title: str, caption: str, charts: dict[str, str]) -> str:

@@ -118,6 +118,7 @@ HEADLINE = {
     },
 }
 CLOSED_LABEL = {"en": "closed (weekend, holiday)", "ko": "휴무일 (주말·공휴일)"}
+HOLIDAY = {"en": "2024-09-17 Chuseok", "ko": "2024-09-17 추석"}  # named under the day chart
 # The busiest agent's row in the per-agent table: lc-lee (이바다) had 5 consultations.
 AGENT_ROW = "<td>이바다 (lc-lee)</td><td>5</td>"
 
@@ -194,7 +195,8 @@ def test_the_report_is_static_and_offline_and_says_what_it_must(reports, languag
     for table in ("week-table", "agent-table", "outcome-table"):
         assert f'<table id="{table}">' in page
     assert AGENT_ROW in page
-    assert CLOSED_LABEL[language] in page  # the closed days' legend, in both day charts
+    assert page.count(f">{CLOSED_LABEL[language]}</text>") == 2  # the legend of both day charts
+    assert HOLIDAY[language] in page
     assert "Asia/Seoul" in page.split('<figure id="customer-messages-heat-map">')[1]
     assert "Noto Sans CJK KR" in page  # a font with Hangul, on the page and in the charts
 
