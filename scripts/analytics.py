@@ -807,10 +807,15 @@ def day_axis(days: list[Day], language: str) -> dict[str, Any]:
         "type": "ordinal",
         "title": words(language)["day"],
         "scale": {"domain": [day.day for day in days]},
+        # Every day has a label, empty but on the days named: an axis given `values` drops its
+        # first one at some widths (vl-convert 1.x).
         "axis": {
-            "values": labelled,
             "labelAngle": 0,
-            "labelExpr": f"utcFormat(toDate(datum.value), '{pattern}')",
+            "labelOverlap": False,
+            "labelExpr": (
+                f"indexof({json.dumps(labelled)}, datum.value) >= 0 "
+                f"? utcFormat(toDate(datum.value), '{pattern}') : ''"
+            ),
             "ticks": False,
         },
     }
@@ -932,6 +937,7 @@ def chart_specs(  # noqa: PLR0913 - what the charts draw
                             "type": "quantitative",
                             "stack": "zero",
                             "title": None,
+                            "axis": {"tickMinStep": 1, "format": "d"},
                         },
                         "color": {
                             "field": "channel",
@@ -993,7 +999,12 @@ def chart_specs(  # noqa: PLR0913 - what the charts draw
                     "title": text["score"],
                     "axis": {"labelAngle": 0, "titleAngle": 0, "titleAlign": "right"},
                 },
-                "x": {"field": "consultations", "type": "quantitative", "title": text["rated"]},
+                "x": {
+                    "field": "consultations",
+                    "type": "quantitative",
+                    "title": text["rated"],
+                    "axis": {"tickMinStep": 1, "format": "d"},
+                },
             },
         },
         "customer-messages-heat-map": {
@@ -1019,7 +1030,7 @@ def chart_specs(  # noqa: PLR0913 - what the charts draw
                     "field": "messages",
                     "type": "quantitative",
                     "title": text["messages"],
-                    "scale": {"scheme": "blues"},
+                    "scale": {"range": ["#f7fbff", "#08306b"]},
                 },
             },
         },
