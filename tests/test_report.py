@@ -119,6 +119,8 @@ HEADLINE = {
 }
 CLOSED_LABEL = {"en": "closed (weekend, holiday)", "ko": "휴무일 (주말·공휴일)"}
 HOLIDAY = {"en": "2024-09-17 Chuseok", "ko": "2024-09-17 추석"}  # named under the day chart
+# The day axes name the first day and the Mondays only, unrotated.
+DAY_LABELS = {"en": ["Sep 7", "Sep 9", "Sep 16"], "ko": ["9월 7일", "9월 9일", "9월 16일"]}
 # The busiest agent's row in the per-agent table: lc-lee (이바다) had 5 consultations.
 AGENT_ROW = "<td>이바다 (lc-lee)</td><td>5</td>"
 
@@ -197,6 +199,12 @@ def test_the_report_is_static_and_offline_and_says_what_it_must(reports, languag
     assert AGENT_ROW in page
     assert page.count(f">{CLOSED_LABEL[language]}</text>") == 2  # the legend of both day charts
     assert HOLIDAY[language] in page
+    for figure in ("consultations-per-day", "first-response-per-day"):
+        chart = page.split(f'<figure id="{figure}">')[1].split("</figure>")[0]
+        labels = re.findall(r"<text[^>]*>(Sep \d+|9월 \d+일)</text>", chart)
+        assert labels == DAY_LABELS[language], (figure, labels)
+    for figure in ("consultations-per-day", "first-response-per-day", "ratings"):
+        assert "rotate(" not in page.split(f'<figure id="{figure}">')[1].split("</figure>")[0]
     assert "Asia/Seoul" in page.split('<figure id="customer-messages-heat-map">')[1]
     assert "Noto Sans CJK KR" in page  # a font with Hangul, on the page and in the charts
 
