@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 from local_happytalk.chats import API_FORMAT, expected_times, support_centre_rooms
 
@@ -11,7 +12,7 @@ NEW_YEAR = dt.date(2024, 1, 1)  # a Monday and a Korean public holiday
 OPENING, CLOSING = dt.time(9), dt.time(18)
 
 
-def rooms_of_january() -> list[dict]:
+def rooms_of_january() -> list[dict[str, Any]]:
     return support_centre_rooms(NEW_YEAR, 31, 8, closed_days=[NEW_YEAR])
 
 
