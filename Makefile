@@ -25,7 +25,7 @@ lint: $(INSTALLED)
 # The main job: sample HappyTalk data through `meltano run` into output/, the dbt models over
 # it, a summary on the terminal and output/report.html.
 demo: $(DEMO_INSTALLED)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(if $(TARGET_MINUTES),--target-minutes=$(TARGET_MINUTES)) $(if $(REPORT_LANGUAGE),--language=$(REPORT_LANGUAGE))
 
 # The local HappyTalk-compatible server alone, for the README's quick start (Ctrl-C stops it).
 # Its knobs: make server SERVER_ARGS="--port 9000 --days 60"; `--help` lists them.

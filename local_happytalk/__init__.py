@@ -5,7 +5,13 @@ its faults, and `local_happytalk.chats` for the chat calls' rooms and sample dat
 alone: `python -m local_happytalk --days 30 --per-day 40 --rooms-per-day 5`.
 """
 
-from local_happytalk.chats import ChatRooms, RoomTimes, expected_times, sample_rooms
+from local_happytalk.chats import (
+    ChatRooms,
+    RoomTimes,
+    expected_times,
+    sample_rooms,
+    support_centre_rooms,
+)
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
 __all__ = [
@@ -16,4 +22,5 @@ __all__ = [
     "expected_times",
     "sample_events",
     "sample_rooms",
+    "support_centre_rooms",
 ]

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
+    # Given when the customer first wrote (naive Korea time), the seconds to the first answer.
+    AnswerRule = Callable[[dt.datetime, random.Random], int]
+
 CHAT_ROOM_LISTS_PATH = "/user/api/chat_room_lists/format/json"
 CHAT_DATA_PATH = "/user/api/chat_data/format/json"
 CHAT_PATHS = (CHAT_ROOM_LISTS_PATH, CHAT_DATA_PATH)
@@ -677,11 +680,165 @@ def sample_rooms(  # noqa: PLR0913 - keyword-only knobs of the sample
     return rooms
 
 
-def _sample_room(
-    rng: random.Random, index: int, registered: dt.datetime, count: int
+# A support centre's week (`support_centre_rooms`): how many rooms a day opens, and how the
+# customers' first messages spread over the hours of an open day and of a closed one (weights).
+OPEN_DAY_ROOMS = (6, 10)
+CLOSED_DAY_ROOMS = (2, 4)
+OPEN_DAY_HOURS = (
+    2,
+    1,
+    1,
+    0.5,
+    0.5,
+    0.5,
+    1,
+    2,
+    4,
+    10,
+    14,
+    13,
+    8,
+    11,
+    13,
+    12,
+    11,
+    9,
+    6,
+    5,
+    5,
+    5,
+    4,
+    3,
+)
+CLOSED_DAY_HOURS = (
+    1,
+    1,
+    0.5,
+    0.5,
+    0.5,
+    0.5,
+    0.5,
+    1,
+    2,
+    3,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    3,
+    2,
+)
+OPENING, CLOSING = dt.time(9), dt.time(18)
+# First answers while the team works, in seconds: most within minutes, a few on a busy hour.
+IN_HOURS_SECONDS = (15, 25, 40, 55, 75, 100, 130, 170, 220, 290, 380, 500, 700, 1000, 1600, 2700)
+MORNING_BACKLOG = (60, 2700)  # seconds after opening that an overnight question gets answered
+
+
+def support_centre_rooms(  # noqa: PLR0913 - keyword-only knobs of the sample
+    first_day: dt.date,
+    days: int,
+    messages_per_room: int,
+    *,
+    closed_days: Iterable[dt.date] = (),
+    seed: int = 7,
+    first_message_id: int = 99_990,
+) -> list[dict[str, Any]]:
+    """Rooms shaped like a Korean support centre's month (the demo's): `sample_rooms`'s rooms.
+
+    The team works 09:00-18:00 Korea time, Monday to Friday, except `closed_days` (public
+    holidays). An open day has 6 to 10 rooms, a closed day (weekend, holiday) 2 to 4. Customers
+    write mostly in office hours, with a lunch dip and an evening tail; on closed days evenly
+    over the waking hours. Agents answer while the team works (in 15 s to 45 min); a question
+    asked after closing, at night, on a weekend or a holiday waits for the next opening and is
+    answered in its first 45 minutes. Channels, ratings, messages and ids as in `sample_rooms`;
+    statuses too, except that a room opened before the last two days is no longer waiting or in
+    progress (it is done). `expected_times(rooms)` gives each room's times.
+    """
+    if messages_per_room < MIN_MESSAGES:
+        raise ValueError(f"a sample room has at least {MIN_MESSAGES} messages")
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
+    schedule = _OfficeHours(frozenset(closed_days))
+    settled = first_day + dt.timedelta(days=days - 2)  # rooms opened before it are done
+    rooms: list[dict[str, Any]] = []
+    chosen: dict[str, int | None] = {}
+    for offset in range(days):
+        day = first_day + dt.timedelta(days=offset)
+        works = schedule.works(day)
+        count = rng.randint(*(OPEN_DAY_ROOMS if works else CLOSED_DAY_ROOMS))
+        hours = rng.choices(
+            range(24), weights=OPEN_DAY_HOURS if works else CLOSED_DAY_HOURS, k=count
+        )
+        for second in sorted(hour * 3600 + rng.randrange(3600) for hour in hours):
+            registered = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=second)
+            status = sample_status(len(rooms))
+            if day < settled and status in {"0", "1"}:
+                status = "2"
+            room, first_response = _sample_room(
+                rng,
+                len(rooms),
+                registered,
+                messages_per_room,
+                answer=schedule.answer,
+                status=status,
+            )
+            rooms.append(room)
+            chosen[room["chat"]["id"]] = first_response
+    _number_messages(rooms, first_message_id)
+    measured = expected_times(rooms)
+    for room_id, seconds_chosen in chosen.items():
+        if measured[room_id].first_response_seconds != seconds_chosen:
+            raise RuntimeError(f"sample room {room_id}: the first response is not as chosen")
+    return rooms
+
+
+@dataclass(frozen=True)
+class _OfficeHours:
+    """The support centre's week: OPENING to CLOSING, Monday to Friday, except `closed`."""
+
+    closed: frozenset[dt.date]
+
+    def works(self, day: dt.date) -> bool:
+        """Whether the team works on `day`."""
+        return day.weekday() < 5 and day not in self.closed  # noqa: PLR2004 - Saturday is 5
+
+    def answer(self, asked: dt.datetime, rng: random.Random) -> int:
+        """Seconds from a question asked at `asked` to its first answer."""
+        opens = dt.datetime.combine(asked.date(), OPENING)
+        closes = dt.datetime.combine(asked.date(), CLOSING)
+        if self.works(asked.date()) and opens <= asked < closes:
+            return rng.choice(IN_HOURS_SECONDS)
+        if not self.works(asked.date()) or asked >= opens:
+            day = asked.date() + dt.timedelta(days=1)
+            while not self.works(day):
+                day += dt.timedelta(days=1)
+            opens = dt.datetime.combine(day, OPENING)
+        return int((opens - asked).total_seconds()) + rng.randint(*MORNING_BACKLOG)
+
+
+def _sample_room(  # noqa: PLR0913 - the room's knobs
+    rng: random.Random,
+    index: int,
+    registered: dt.datetime,
+    count: int,
+    *,
+    answer: AnswerRule | None = None,
+    status: str | None = None,
 ) -> tuple[dict[str, Any], int | None]:
-    """One sample room, its messages dated but not numbered, and its first-response seconds."""
-    status = sample_status(index)
+    """One sample room, its messages dated but not numbered, and its first-response seconds.
+
+    `answer` chooses the first-response seconds from when the customer first wrote (default:
+    one of `FIRST_RESPONSE_SECONDS`, whatever the hour); `status` the room's (default
+    `sample_status(index)`).
+    """
+    status = status or sample_status(index)
     taken = status in {"1", "2", "3"}
     agent, nickname = rng.choice(AGENTS) if taken else ("", "")
     customer = f"user{rng.randrange(1, 5000):04d}"
@@ -726,7 +883,10 @@ def _sample_room(
         "vote_comment": None,
     }
     talk = _Talk(rng, chat, registered, index)
-    first_response = talk.taken(count) if taken else talk.untaken(count, bot=status == "4")
+    if taken:
+        first_response: int | None = talk.taken(count, answer)
+    else:
+        first_response = talk.untaken(count, bot=status == "4")
     if status in {"2", "3", "4"}:
         chat["complate_date"] = talk.at(talk.clock + rng.randint(20, 600))
     if status == "2" and index % 3 == 0:
@@ -794,11 +954,14 @@ class _Talk:
         self.say(first, "C", line, read=self.chat["status"] != "0")
         return first
 
-    def taken(self, count: int) -> int:
-        """A conversation an agent took; the first-response seconds chosen."""
+    def taken(self, count: int, answer: AnswerRule | None = None) -> int:
+        """A conversation an agent took; the first-response seconds chosen (by `answer`)."""
         first = self.greet()
         budget = count - MIN_MESSAGES
-        first_response = self.rng.choice(FIRST_RESPONSE_SECONDS)
+        if answer is None:
+            first_response = self.rng.choice(FIRST_RESPONSE_SECONDS)
+        else:
+            first_response = answer(self.registered + dt.timedelta(seconds=first), self.rng)
         extra = min(self.rng.randint(0, 2), budget)
         for step in range(1, extra + 1):
             self.say(first + first_response * step // (extra + 1), "C", self._customer_line())
