@@ -157,6 +157,30 @@ def test_a_start_date_in_the_future_is_a_warning_and_nothing_is_asked(tmp_path):
     assert not [line for line in said(run) if "Nothing to extract" in line]
 
 
+def test_a_chat_backfill_of_more_than_a_year_warns_in_room_lists_and_rooms(tmp_path):
+    with serve() as server:
+        closed_rated(server, "2024-03-01 10:00:00")
+        config = config_for(server, start=dt.date(2023, 1, 1), days=429)
+        catalog = catalog_file(tmp_path, CHATS)
+        run = run_ticking(tmp_path, config, every=1_000, args=("--catalog", str(catalog)))
+
+    assert run.returncode == 0, run.stderr
+    assert len(sent(run, ROOMS)) == 1
+    assert said(run, "WARNING") == [
+        (
+            "chat_rooms: 2023-01-01 00:00 to 2024-03-05 00:00 (Asia/Seoul) is 429 days, more "
+            "than a year: at least 429 requests for the days' room lists, and one more for "
+            "every room; the progress lines say the time left as it goes. A later start_date "
+            "(or an end_date) narrows it"
+        )
+    ]
+    info = said(run)
+    assert len(info) < 20, info  # no line per day
+    # The clock looked at once per day and once for the room: 430, then 431 at the end.
+    last = "chat_rooms: 429 of 429 days read, 430 requests in 7 min 11 s (60 a minute)"
+    assert [line for line in info if " days read" in line] == [last]
+
+
 def closed_rated(server: LocalHappyTalk, opened: str) -> str:
     room = server.chats.add_room(reg_date=opened, status="2", complate_date=opened)
     server.chats.rate_room(room, 5)
