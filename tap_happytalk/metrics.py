@@ -36,6 +36,7 @@ class RequestMetrics:
         self._logger = metrics.get_metrics_logger()
         self._lock = threading.Lock()
         self._counters: dict[tuple[str, str], metrics.Counter] = {}
+        self.requests = 0  # every attempt so far, retries too: the progress lines say it
 
     def attempted(self, endpoint: str, seconds: float, status: int | None, kind: str) -> None:
         """One request went out and came back (or failed) after `seconds`."""
@@ -65,6 +66,7 @@ class RequestMetrics:
                 counter = metrics.http_request_counter(self._stream, endpoint, request_kind=kind)
                 self._counters[endpoint, kind] = counter
             counter.increment()
+            self.requests += 1
 
     def close(self) -> None:
         """Log the final counts."""

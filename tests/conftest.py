@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +33,50 @@ TAP = [sys.executable, "-m", "tap_happytalk"]
 # What users read: the README, then the pages under docs/ it links to.
 DOCUMENTATION = (PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md")))
 FIRST_DAY = dt.date(2024, 3, 1)
+
+
+# Ctrl-C and SIGTERM (`timeout`) must stop pytest as they stop any program. But building a
+# tap installs signal handlers in the process that builds it: the SDK's, then the tap's own,
+# which only ask a sync to stop at the next record, and so would leave pytest running (and a
+# sleeping test, or the rest of the suite, with it). Every tap built in this process gives
+# pytest's handlers back as soon as it is built; a test that needs the tap's own asks for
+# `tap_signal_handlers`. Installed when pytest loads this file, so taps built while tests are
+# collected are covered too.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_tap_keeps_its_handlers = False
+
+
+def _built_leaving_signals_alone(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def build(self: TapHappyTalk, **kwargs: Any) -> None:
+        if _tap_keeps_its_handlers or threading.current_thread() is not threading.main_thread():
+            init(self, **kwargs)
+            return
+        ours = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        try:
+            init(self, **kwargs)
+        finally:
+            for number, handler in ours.items():
+                signal.signal(number, handler)
+
+    return build
+
+
+TapHappyTalk.__init__ = _built_leaving_signals_alone(TapHappyTalk.__init__)  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def tap_signal_handlers() -> Iterator[None]:
+    """Taps built in this test keep their SIGINT and SIGTERM handlers, until the test ends."""
+    global _tap_keeps_its_handlers  # noqa: PLW0603 - the switch the wrapper above reads
+    ours = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    _tap_keeps_its_handlers = True
+    try:
+        yield
+    finally:
+        _tap_keeps_its_handlers = False
+        for number, handler in ours.items():
+            signal.signal(number, handler)
 
 
 @dataclass

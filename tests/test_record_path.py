@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import signal
 import subprocess
 from collections import Counter
 
@@ -20,20 +19,8 @@ from .conftest import TAP, parse_messages, run_tap, tap_env, write_json
 RECORD_PATH = ("_generate_record_messages", "_increment_stream_state")
 
 
-@contextlib.contextmanager
-def signal_handlers_kept():
-    """A tap built in this process takes SIGTERM and SIGINT; give them back to pytest."""
-    kept = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for number, handler in kept.items():
-            signal.signal(number, handler)
-
-
 def passes_through(config):
-    with signal_handlers_kept():
-        stream = TapHappyTalk(config=config).streams["service_history"]
+    stream = TapHappyTalk(config=config).streams["service_history"]
     assert isinstance(stream, ServiceHistoryStream)
     return stream._records_pass_through  # noqa: SLF001 - which path a run takes
 
@@ -59,7 +46,7 @@ class StockPathTap(TapHappyTalk):
 def sync_in_process(tap_class, config):
     """Sync once in this process; the Singer messages the tap's writer wrote to stdout."""
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with signal_handlers_kept(), contextlib.redirect_stdout(stdout):
+    with contextlib.redirect_stdout(stdout):
         tap_class(config=config).sync_all()
         stdout.flush()
     return parse_messages(stdout.buffer.getvalue().decode())

@@ -36,7 +36,7 @@ from tap_happytalk.streams.service_history import ServiceHistoryStream
 from tap_happytalk.tap import TapHappyTalk
 from tap_happytalk.writer import StateFlushingWriter
 
-from .conftest import FIRST_DAY, catalog_selecting, write_json
+from .conftest import FIRST_DAY, STOP_SIGNALS, catalog_selecting, write_json
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,15 +48,6 @@ EVERY_STREAM = ("service_history", "chat_rooms", "chat_messages")
 CHATS = ("chat_rooms", "chat_messages")
 DAYS, PER_DAY = 2, 3  # service history: six events over two days
 ROOM_DAYS, ROOMS_PER_DAY, MESSAGES_PER_ROOM = 2, 3, 3
-
-
-@pytest.fixture(autouse=True)
-def signal_handlers() -> Iterator[None]:
-    """Each tap built here takes SIGTERM and SIGINT in this process: give them back."""
-    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for number, handler in saved.items():
-        signal.signal(number, handler)
 
 
 @pytest.fixture
@@ -325,6 +316,7 @@ def test_tap_setup_mapper_is_plugin_base_setup_mapper_and_the_catalog_registered
     )
 
 
+@pytest.mark.usefixtures("tap_signal_handlers")
 def test_the_taps_signal_handlers_replace_the_sdks(monkeypatch, server):
     """The SDK's handler exits at once; the tap's stops after the record being written."""
     original = ServiceHistoryStream._generate_record_messages  # noqa: SLF001
@@ -351,6 +343,33 @@ def test_the_taps_signal_handlers_replace_the_sdks(monkeypatch, server):
     )
     bookmark = written[-1]["value"]["bookmarks"]["service_history"]["replication_key_value"]
     assert bookmark == records[-1]["record"]["request_date"]
+
+
+def test_the_sdk_installs_its_signal_handlers_when_a_tap_is_built_and_not_later(
+    monkeypatch, server
+):
+    """conftest.py gives pytest its handlers back once a tap is built: that must be enough."""
+    pytests = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    installed: list[signal.Signals] = []
+    real_signal = signal.signal
+
+    def installing(number, handler):
+        installed.append(signal.Signals(number))
+        return real_signal(number, handler)
+
+    monkeypatch.setattr(signal, "signal", installing)
+    tap = TapHappyTalk(config=config_for(server), catalog=catalog_selecting(EVERY_STREAM))
+    assert set(installed) == set(STOP_SIGNALS), (
+        "seam: PluginBase.__init__ installs the SDK's SIGINT and SIGTERM handlers"
+    )
+    built = len(installed)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", out)
+    tap.sync_all()
+    assert installed[built:] == [], (
+        "seam: the SDK installs signal handlers only while a tap is built, not at sync_all"
+    )
+    assert {number: signal.getsignal(number) for number in STOP_SIGNALS} == pytests
 
 
 # --- the output: writer.py ---------------------------------------------------------------------

@@ -119,8 +119,15 @@ def test_batch_is_not_offered_and_a_batch_config_is_refused_before_any_request(
 # 3. A prompt stop
 
 
-@pytest.mark.parametrize("concurrency", [1, 4])
-def test_sigterm_ends_the_run_promptly_while_a_request_hangs(tmp_path, server, config, concurrency):
+@pytest.mark.parametrize(
+    ("concurrency", "stop"),
+    [(1, signal.SIGTERM), (4, signal.SIGTERM), (4, signal.SIGINT)],
+    ids=["1-SIGTERM", "4-SIGTERM", "4-SIGINT"],
+)
+def test_sigterm_or_ctrl_c_ends_the_run_promptly_while_a_request_hangs(
+    tmp_path, server, config, concurrency, stop
+):
+    """Meltano stops a run with SIGTERM, a user with Ctrl-C: the tap ends, writing STATE."""
     server.inject(Fault("delay", seconds=60), day=DAY2)
     command = [
         *TAP,
@@ -140,12 +147,12 @@ def test_sigterm_ends_the_run_promptly_while_a_request_hangs(tmp_path, server, c
         assert time.monotonic() < deadline, "the tap never asked for the hanging day"
         time.sleep(0.05)
     time.sleep(0.3)  # the request is now in flight, and will be for a minute
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     try:
         stdout, stderr = process.communicate(timeout=10)  # far less than the minute
     except subprocess.TimeoutExpired:
         process.kill()
-        pytest.fail("SIGTERM did not end the run while a request was in flight")
+        pytest.fail(f"{stop.name} did not end the run while a request was in flight")
 
     assert process.returncode == 0, stderr
     messages = parse_messages(stdout)

@@ -19,6 +19,7 @@ from typing_extensions import override
 from tap_happytalk.errors import TapHappyTalkError
 from tap_happytalk.metrics import ProgressMetric, log_units
 from tap_happytalk.progress import MOST_UNITS, Bounds, Kind, Why
+from tap_happytalk.progress_log import ProgressLog, duration
 from tap_happytalk.settings import Settings, parse_instant
 from tap_happytalk.transport import HappyTalkClient
 from tap_happytalk.windows import DayWindow, day_windows, to_wall_clock
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from tap_happytalk.tap import TapHappyTalk
 
 logger = logging.getLogger(__name__)
+
+# A range longer than this is worth a WARNING: it costs a request a day at least, for years.
+LONG_RANGE = dt.timedelta(days=366)
 
 
 class ExplainedErrorsStream(Stream):
@@ -230,9 +234,14 @@ class HappyTalkStream(ExplainedErrorsStream):
     def _windows(
         self, bookmark: dt.datetime | None, hours: int
     ) -> tuple[dt.datetime, dt.datetime, list[DayWindow]]:
-        """This run's range from `bookmark` and its windows of at most `hours`, logged."""
+        """This run's range from `bookmark` and its windows of at most `hours`, logged.
+
+        A range of more than a year is a WARNING saying what it costs, and a `start_date` in
+        the future one saying that nothing comes until then: both are most often a typo.
+        """
         settings = self.settings
-        start, end = self.sync_range(bookmark, dt.datetime.now(dt.timezone.utc))
+        now = dt.datetime.now(dt.timezone.utc)
+        start, end = self.sync_range(bookmark, now)
         windows = day_windows(
             to_wall_clock(start, settings.zone), to_wall_clock(end, settings.zone), hours
         )
@@ -246,11 +255,50 @@ class HappyTalkStream(ExplainedErrorsStream):
                 len(windows),
                 "" if len(windows) == 1 else "s",
             )
+            if end - start > LONG_RANGE:
+                days = len({window.start.date() for window in windows})
+                self.logger.warning(
+                    "%s: %s to %s (%s) is %s days, more than a year: %s; the progress lines "
+                    "say the time left as it goes. A later start_date (or an end_date) "
+                    "narrows it",
+                    self.name,
+                    first,
+                    last,
+                    settings.zone,
+                    f"{days:,}",
+                    self._cost(len(windows)),
+                )
+        elif settings.start > now:
+            self.logger.warning(
+                "%s: start_date %s (%s) is in the future: nothing is extracted until then; "
+                "check the start_date setting",
+                self.name,
+                _readable(settings.start, settings.zone),
+                settings.zone,
+            )
         else:
             self.logger.info(
                 "Nothing to extract: %s is not before %s (%s)", first, last, settings.zone
             )
         return start, end, windows
+
+    def _cost(self, windows: int) -> str:
+        """What reading `windows` windows costs, in words: at least a request each."""
+        return f"at least {windows:,} requests, one a window{self._at_most_per_minute(windows)}"
+
+    def _at_most_per_minute(self, requests: int) -> str:
+        """How long `requests` take at least under `max_requests_per_minute`, if it is set."""
+        most = self.settings.max_requests_per_minute
+        if not most:
+            return ""
+        return (
+            f", which take at least {duration(requests * 60 / most)} at "
+            f"max_requests_per_minute ({most:,})"
+        )
+
+    def _progress_log(self, days: Iterable[dt.date], client: HappyTalkClient) -> ProgressLog:
+        """This run's progress lines: a line every interval, and one at the end."""
+        return ProgressLog(self.name, days, lambda: client.metrics.requests, self.logger)
 
     @override
     def generate_child_contexts(

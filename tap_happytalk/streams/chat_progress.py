@@ -48,6 +48,9 @@ class ChatProgress:
 
     marks: list[ChatMark]
     bounds: Bounds
+    # Rooms read for a day that were not settled but opened `open_for` or more ago: sent as
+    # they were, never read again. Their ids, for the run's last line.
+    too_old: set[str] = field(default_factory=set)
 
     def due(self, now: dt.datetime, before: dt.datetime) -> tuple[list[Unit], list[Unit]]:
         """The rooms and the days to ask again now, each once, oldest first.
@@ -123,6 +126,10 @@ class ChatProgress:
         """
         ours = self.streams_of(day)
         tracking = self.bounds.open_for.total_seconds() > 0
+        for record in day.read if ours else ():
+            young = now - open_rooms.room_unit(record).start < self.bounds.open_for
+            if not young and not open_rooms.settles(record, now, self.bounds):
+                self.too_old.add(str(record["id"]))
         for mark in self.marks:
             mine = mark in ours
             if mine and listed.unconfirmed:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from singer_sdk import Stream, Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_happytalk.progress_log import ProgressLog
     from tap_happytalk.streams.chat_state import ChatMark
     from tap_happytalk.transport import HappyTalkClient
 
@@ -72,6 +73,7 @@ class ChatRoomsStream(HappyTalkStream):
     # Opt in: a run without a catalog extracts what it always did, service history alone.
     selected_by_default = False
     _records: RoomRecords  # this run's: set when a sync begins
+    _meter: ProgressLog  # this run's progress lines: set when a sync begins
 
     def __init__(self, tap: Tap) -> None:
         """Build the stream."""
@@ -146,6 +148,7 @@ class ChatRoomsStream(HappyTalkStream):
             with_messages=self._messages_wanted,
         )
         client = self._new_client(settings.chat_api_url)
+        self._meter = self._progress_log([day.window.start.date() for day in days], client)
         try:
             yield from self._read_again(client, progress, rooms)
             if not self._stop_requested.is_set():
@@ -168,7 +171,10 @@ class ChatRoomsStream(HappyTalkStream):
             # The SDK ends the sync with a STATE (the last checkpoint's) unless the one it
             # wrote last is the same: then it writes none, and that one still says it.
             self.state_manager.is_flushed = False
+            if days or rooms:
+                self._meter.end()
             self._end_sync(client)
+        self._say_too_old(progress)
         self._report({mark.stream: mark.progress for mark in marks})
 
     def _messages_schema(self) -> dict[str, Any]:
@@ -210,6 +216,7 @@ class ChatRoomsStream(HappyTalkStream):
             for done, (unit, answer) in enumerate(answers, start=1):
                 if self._stop_requested.is_set():
                     return  # the progress stays as the last STATE has it
+                self._meter.tick()
                 if done % CHECKPOINT_ROOMS == 0:
                     self._checkpoint(progress.marks)  # a long list of rooms is not all redone
                 now = dt.datetime.now(dt.timezone.utc)
@@ -253,6 +260,7 @@ class ChatRoomsStream(HappyTalkStream):
                     if self._end_of_day(progress, day, streak):
                         return  # a streak of failures: HappyTalk looks down
                     continue
+                self._meter.tick()
                 answer = self._converted(answered, room)
                 if answer is None:  # HappyTalk lost it: sent as listed, asked again
                     answer = self._as_listed(room)
@@ -291,13 +299,14 @@ class ChatRoomsStream(HappyTalkStream):
         progress.walked(day)
         self._checkpoint(progress.marks)
         if isinstance(listed, ListedDay):
-            self.logger.info(
+            self.logger.debug(
                 "Rooms of %s%s: %d (%d passes of its list)",
                 day.window,
                 " (asked again)" if day.again else "",
                 len(listed.rooms),
                 listed.passes,
             )
+        self._meter.unit_done(day.window.start.date())
         if stop:
             self._say_streak(f"days and rooms, the last {day.window}")
         return stop
@@ -314,6 +323,25 @@ class ChatRoomsStream(HappyTalkStream):
         self._end_of_day(progress, day, streak)
 
     # --- what is said --------------------------------------------------------------------
+
+    @override
+    def _cost(self, windows: int) -> str:
+        return (
+            f"at least {windows:,} requests for the days' room lists, and one more for every "
+            f"room{self._at_most_per_minute(windows)}"
+        )
+
+    def _say_too_old(self, progress: ChatProgress) -> None:
+        """Rooms read unsettled but too old to be read again: how many, once a run."""
+        if progress.too_old:
+            self.logger.info(
+                "%s: %s rooms read were still open (or closed and not yet rated) but opened "
+                "open_room_recheck_days (%d) ago or more: sent as they are now, not read "
+                "again; a larger open_room_recheck_days reads such rooms again",
+                self.name,
+                f"{len(progress.too_old):,}",
+                self.bounds.open_for.days,
+            )
 
     def _failed(self, failed: UnitFailed) -> None:
         """A unit kept failing: say so, once."""

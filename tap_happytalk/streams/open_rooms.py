@@ -57,15 +57,34 @@ def observe(
     known = progress.get(unit)
     if known is None and not track:
         return
-    closed = None
-    if is_closed(record):
-        remembered = known.closed if known is not None else None
-        closed = instant(record.get("complate_date")) or remembered or read_at
-        rated = record.get("vote_score") not in (None, "")
-        if rated or read_at >= closed + bounds.grace:
-            progress.settle(unit)
-            return
+    remembered = known.closed if known is not None else None
+    if settles(record, read_at, bounds, remembered):
+        progress.settle(unit)
+        return
+    closed = _closing(record, read_at, remembered) if is_closed(record) else None
     progress.set_aside(unit, Why.OPEN, read_at, bounds=bounds, closed=closed)
+
+
+def settles(
+    record: Mapping[str, Any],
+    read_at: dt.datetime,
+    bounds: Bounds,
+    remembered: dt.datetime | None = None,
+) -> bool:
+    """Whether a room just read has settled: closed, and rated or read a grace after closing.
+
+    `remembered`: when the progress first saw it closed, if HappyTalk sends no closing time.
+    """
+    if not is_closed(record):
+        return False
+    rated = record.get("vote_score") not in (None, "")
+    return rated or read_at >= _closing(record, read_at, remembered) + bounds.grace
+
+
+def _closing(
+    record: Mapping[str, Any], read_at: dt.datetime, remembered: dt.datetime | None
+) -> dt.datetime:
+    return instant(record.get("complate_date")) or remembered or read_at
 
 
 def missed(

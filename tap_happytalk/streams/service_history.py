@@ -175,6 +175,7 @@ class ServiceHistoryStream(HappyTalkStream):
             return _ask_window(client, endpoint, item[0])
 
         self.logger.info("Asking %s", settings.api_url + endpoint.path)
+        meter = self._progress_log([window.start.date() for window, _ in plan], client)
         answers = map_in_order(ask, plan, settings.max_concurrent_requests, self._stop_requested)
         try:
             for number, ((window, again), pieces) in enumerate(answers, start=1):
@@ -187,7 +188,7 @@ class ServiceHistoryStream(HappyTalkStream):
                         return  # the SDK then writes the final STATE
                     yield record
                 self._window_done(progress, window, why, again=again, context=context)
-                self.logger.info(
+                self.logger.debug(
                     "Window %s%s: %d records (%d of %d)",
                     window,
                     " (asked again)" if again else "",
@@ -195,6 +196,7 @@ class ServiceHistoryStream(HappyTalkStream):
                     number,
                     len(plan),
                 )
+                meter.unit_done(window.start.date())
                 if self._streak_over(streak, why, again=again):
                     break
         except HappyTalkUnavailableError:
@@ -202,6 +204,7 @@ class ServiceHistoryStream(HappyTalkStream):
                 raise
             # The stop abandoned this window's retries: end as if it had not been reached.
         finally:
+            meter.end()
             self._end_sync(client, answers)
         self._report({self.name: progress})
 
