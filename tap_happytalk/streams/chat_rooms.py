@@ -300,11 +300,12 @@ class ChatRoomsStream(HappyTalkStream):
         self._checkpoint(progress.marks)
         if isinstance(listed, ListedDay):
             self.logger.debug(
-                "Rooms of %s%s: %d (%d passes of its list)",
+                "Rooms of %s%s: %d (%d %s of its list)",
                 day.window,
                 " (asked again)" if day.again else "",
                 len(listed.rooms),
                 listed.passes,
+                "pass" if listed.passes == 1 else "passes",
             )
         self._meter.unit_done(day.window.start.date())
         if stop:
