@@ -267,3 +267,15 @@ def test_the_readmes_stream_table_is_the_taps():
         else:
             assert replication_key.startswith("none")
         assert selected == ("by default" if stream.selected_by_default else "opt-in")
+
+
+def test_the_readmes_demo_times_are_the_ones_first_demo_printed():
+    """README's seconds are the table benchmarks/first_demo.py printed (docs/DEVELOPMENT.md)."""
+    development = (README.parent / "docs" / "DEVELOPMENT.md").read_text(encoding="utf-8")
+    table = development.split("<!-- first-demo -->\n", 1)[1]
+    row = table.splitlines()[2]
+    first, again = (int(cell.strip().removesuffix(" s")) for cell in row.split("|")[4:6])
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    assert f"The first `make demo` takes about {first} seconds" in readme
+    assert f"(the next one about {again} s)" in readme
+    assert first < 90  # the issue's bound for a fresh clone on this machine
