@@ -175,7 +175,13 @@ class ServiceHistoryStream(HappyTalkStream):
             return _ask_window(client, endpoint, item[0])
 
         self.logger.info("Asking %s", settings.api_url + endpoint.path)
-        answers = map_in_order(ask, plan, settings.max_concurrent_requests, self._stop_requested)
+        answers = map_in_order(
+            ask,
+            plan,
+            settings.max_concurrent_requests,
+            self._stop_requested,
+            client.allowed_in_flight,
+        )
         try:
             for number, ((window, again), pieces) in enumerate(answers, start=1):
                 records, why = self._outcome(client, converter, window, pieces)
