@@ -53,11 +53,6 @@ class RequestPacer:
         """Requests allowed in flight now."""
         return self.controller.limit if self.controller is not None else self._fixed_limit
 
-    @property
-    def in_flight(self) -> int:
-        """Requests admitted and not yet done."""
-        return self._in_flight
-
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one admission for the length of a request."""
