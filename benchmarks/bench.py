@@ -23,7 +23,8 @@
 7. Adaptive concurrency against a server with a capacity C (2, 8, 32): it serves C requests at
    once at its latency, queues the rest and answers 503 to one queued too long. For each C,
    the wall time of the adaptive tap (ceiling 32), of the best fixed setting found by sweeping
-   powers of two around C, and of the old default (4 fixed), and the 503s each drew.
+   powers of two around C, and of the old default (4 fixed), and the 503s each drew; then a
+   capacity that rises from 8 to 32 mid-run, and how soon the tap has 90% of it in flight.
 
 Every run is a subprocess whose stdout is read and counted here, as a target would read it.
 `sync` is the tap's own `sync_duration` metric (the sync without interpreter start-up); `wall`
@@ -45,6 +46,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -796,7 +798,45 @@ def capacity(config_dir: Path) -> list[str]:
             f"        adaptive / best fixed: {adaptive.wall / best_run.wall:.2f}   "
             "(target: <= 1.10)"
         )
-    return lines
+    return [*lines, capacity_change(config_dir)]
+
+
+CHANGE_FROM, CHANGE_TO, CHANGE_AFTER, CHANGE_DAYS = 8, 32, 400, 50  # 1,200 requests
+
+
+def capacity_change(config_dir: Path) -> str:
+    """The capacity rises mid-run: seconds until the tap has 90% of the new one in flight."""
+    with LocalHappyTalk(
+        sample_events(FIRST_DAY, CHANGE_DAYS, 24),
+        latency_seconds=CAPACITY_LATENCY,
+        capacity=CHANGE_FROM,
+        queue_timeout_seconds=CAPACITY_QUEUE_SECONDS,
+    ) as server:
+        changed: list[float] = []
+
+        def change_when_due() -> None:
+            while len(server.requests) < CHANGE_AFTER:
+                time.sleep(0.005)
+            server.capacity = CHANGE_TO
+            changed.append(time.monotonic())
+
+        threading.Thread(target=change_when_due, daemon=True).start()
+        run, errors = capacity_run(
+            server, CHANGE_DAYS, config_dir, adaptive_concurrency=True, max_concurrent_requests=32
+        )
+        requests = list(server.requests)
+    check(bool(changed), "the capacity did not change during the run")
+    target = 0.9 * CHANGE_TO
+    reached = next(
+        (r.received_at for r in requests if r.received_at >= changed[0] and r.concurrent >= target),
+        None,
+    )
+    after = f"{reached - changed[0]:.1f} s" if reached is not None else "never"
+    return (
+        f"   C {CHANGE_FROM} -> {CHANGE_TO} after {CHANGE_AFTER} of {CHANGE_DAYS * 24:,} requests "
+        f"(adaptive): {target:.0f} in flight {after} after the change (target: <= 30 s), "
+        f"wall {run.wall:.2f} s, {errors} 503s"
+    )
 
 
 def machine() -> str:
