@@ -20,13 +20,19 @@
    room reads against the rooms opened in the hour plus the open-room set it resumed with,
    the reads the grace for late ratings costs, its wall time at 8 in flight with 100 ms
    answers, and its peak RSS.
+7. Adaptive concurrency against a server with a capacity C (2, 8, 32): it serves C requests at
+   once at its latency, queues the rest and answers 503 to one queued too long. For each C,
+   the wall time of the adaptive tap (ceiling 32), of the best fixed setting found by sweeping
+   powers of two around C, and of the old default (4 fixed), and the 503s each drew; then a
+   capacity that rises from 8 to 32 mid-run, and how soon the tap has 90% of it in flight.
 
 Every run is a subprocess whose stdout is read and counted here, as a target would read it.
 `sync` is the tap's own `sync_duration` metric (the sync without interpreter start-up); `wall`
 is the whole process.
 
 Run: `make bench` (or `python benchmarks/bench.py`); `--only chats` (or `latency`,
-`records`, `hourly`) runs one part.
+`records`, `hourly`, `capacity`) runs one part. Sections 1, 5 and 6 run at a fixed number in
+flight (`adaptive_concurrency: false`), as their figures say.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -196,6 +203,7 @@ def tap(
         "api_url": server.url,
         "start_date": FIRST_DAY.isoformat(),
         "end_date": (FIRST_DAY + dt.timedelta(days=days)).isoformat(),
+        "adaptive_concurrency": False,  # N in flight means N, unless a section says otherwise
         **settings,
     }
     path = config_dir / "config.json"
@@ -598,6 +606,7 @@ def hourly_run(
         "start_date": first_day.isoformat(),
         "end_date": end.isoformat(),  # read in `timezone`, Asia/Seoul
         "max_concurrent_requests": HOURLY_IN_FLIGHT,
+        "adaptive_concurrency": False,
         "end_margin_seconds": int(HOURLY_MARGIN.total_seconds()),
         "closed_room_grace_minutes": int(HOURLY_GRACE.total_seconds() // 60),
     }
@@ -725,6 +734,111 @@ def hourly(config_dir: Path) -> list[str]:
     ]
 
 
+CAPACITIES = (2, 8, 32)
+CAPACITY_LATENCY = 0.05  # seconds a request takes while the server is within its capacity
+CAPACITY_QUEUE_SECONDS = 1.0  # a request queued this long is answered 503
+CAPACITY_DAYS = {2: 10, 8: 40, 32: 80}  # of 24 one-hour windows: 240, 960, 1,920 requests
+DEFAULT_FIXED = 4  # the old default of max_concurrent_requests
+
+
+def fixed_sweep(capacity: int) -> list[int]:
+    """The fixed settings tried at `capacity`: powers of two from a quarter to four times it."""
+    return [n for n in (1, 2, 4, 8, 16, 32, 64) if capacity / 4 <= n <= capacity * 4]
+
+
+def capacity_run(
+    server: LocalHappyTalk, days: int, config_dir: Path, **settings: object
+) -> tuple[Run, int]:
+    """One service-history run in one-hour windows; its run and the 503s it drew."""
+    refused = server.refused_over_capacity
+    run = tap(server, days, config_dir, None, window_size_hours=1, max_retries=10, **settings)
+    check(run.records == days * 24, f"capacity run {settings}: {run.records} records")
+    return run, server.refused_over_capacity - refused
+
+
+def capacity(config_dir: Path) -> list[str]:
+    """Section 7: adaptive against fixed settings, at servers that serve C at once."""
+    lines = [
+        (
+            f"7. A server that serves C at once ({CAPACITY_LATENCY * 1000:.0f} ms each), "
+            f"queues the rest and answers 503 after {CAPACITY_QUEUE_SECONDS:.0f} s in its "
+            "queue; service history in one-hour windows (1 run each)"
+        ),
+        "   C    requests   adaptive (ceiling 32)     best fixed (swept)          fixed 4",
+    ]
+    for limit in CAPACITIES:
+        days = CAPACITY_DAYS[limit]
+        with LocalHappyTalk(
+            sample_events(FIRST_DAY, days, 24),
+            latency_seconds=CAPACITY_LATENCY,
+            capacity=limit,
+            queue_timeout_seconds=CAPACITY_QUEUE_SECONDS,
+        ) as server:
+            adaptive, adaptive_errors = capacity_run(
+                server, days, config_dir, adaptive_concurrency=True, max_concurrent_requests=32
+            )
+            swept = {
+                n: capacity_run(server, days, config_dir, max_concurrent_requests=n)
+                for n in fixed_sweep(limit)
+            }
+            if DEFAULT_FIXED not in swept:
+                swept[DEFAULT_FIXED] = capacity_run(
+                    server, days, config_dir, max_concurrent_requests=DEFAULT_FIXED
+                )
+        best_n = min(swept, key=lambda n: swept[n][0].wall)
+        (best_run, best_errors), (four, four_errors) = swept[best_n], swept[DEFAULT_FIXED]
+        lines.append(
+            f"   {limit:<4} {days * 24:>8,}   wall {adaptive.wall:6.2f} s, {adaptive_errors:>3} "
+            f"503s   {best_n:>2}: wall {best_run.wall:6.2f} s, {best_errors:>3} 503s   "
+            f"wall {four.wall:6.2f} s, {four_errors:>3} 503s"
+        )
+        tried = (f"{n}: {run.wall:.2f} s ({errors} 503s)" for n, (run, errors) in swept.items())
+        lines.append("        swept    " + ", ".join(tried))
+        lines.append(
+            f"        adaptive / best fixed: {adaptive.wall / best_run.wall:.2f}   "
+            "(target: <= 1.10)"
+        )
+    return [*lines, capacity_change(config_dir)]
+
+
+CHANGE_FROM, CHANGE_TO, CHANGE_AFTER, CHANGE_DAYS = 8, 32, 400, 50  # 1,200 requests
+
+
+def capacity_change(config_dir: Path) -> str:
+    """The capacity rises mid-run: seconds until the tap has 90% of the new one in flight."""
+    with LocalHappyTalk(
+        sample_events(FIRST_DAY, CHANGE_DAYS, 24),
+        latency_seconds=CAPACITY_LATENCY,
+        capacity=CHANGE_FROM,
+        queue_timeout_seconds=CAPACITY_QUEUE_SECONDS,
+    ) as server:
+        changed: list[float] = []
+
+        def change_when_due() -> None:
+            while len(server.requests) < CHANGE_AFTER:
+                time.sleep(0.005)
+            server.capacity = CHANGE_TO
+            changed.append(time.monotonic())
+
+        threading.Thread(target=change_when_due, daemon=True).start()
+        run, errors = capacity_run(
+            server, CHANGE_DAYS, config_dir, adaptive_concurrency=True, max_concurrent_requests=32
+        )
+        requests = list(server.requests)
+    check(bool(changed), "the capacity did not change during the run")
+    target = 0.9 * CHANGE_TO
+    reached = next(
+        (r.received_at for r in requests if r.received_at >= changed[0] and r.concurrent >= target),
+        None,
+    )
+    after = f"{reached - changed[0]:.1f} s" if reached is not None else "never"
+    return (
+        f"   C {CHANGE_FROM} -> {CHANGE_TO} after {CHANGE_AFTER} of {CHANGE_DAYS * 24:,} requests "
+        f"(adaptive): {target:.0f} in flight {after} after the change (target: <= 30 s), "
+        f"wall {run.wall:.2f} s, {errors} 503s"
+    )
+
+
 def machine() -> str:
     """The machine the figures come from."""
     model = "unknown CPU"
@@ -743,8 +857,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("latency", "records", "chats", "hourly"),
-        help="run one part: latency (section 1), records (2 to 4), chats (5) or hourly (6)",
+        choices=("latency", "records", "chats", "hourly", "capacity"),
+        help=(
+            "run one part: latency (section 1), records (2 to 4), chats (5), hourly (6) or "
+            "capacity (7)"
+        ),
     )
     only = parser.parse_args().only
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
@@ -759,6 +876,8 @@ def main() -> None:
             lines += chats(Path(scratch), repeat)
         if only in (None, "hourly"):
             lines += hourly(Path(scratch))
+        if only in (None, "capacity"):
+            lines += capacity(Path(scratch))
     print("\n".join(lines))
 
 

@@ -83,8 +83,9 @@ It can be told to misbehave (`inject` a `Fault`: HTTP errors, dropped or cut con
 slow answers, redirects, extra rows, edited rooms, messages or paging, any body; on one path,
 page, room or day), to change rooms right after answering a request (`after_answer`), serve
 HTTPS with a certificate no client trusts (`tls=True`), read ranges as if times did not count
-(`ignore_time_of_day=True`), and it logs what it was asked (`requests`: path, dates, page,
-room id).
+(`ignore_time_of_day=True`), serve at most C requests at once and queue the rest
+(`capacity=C`, which can change while a client runs), and it logs what it was asked
+(`requests`: path, dates, page, room id).
 
 Adding another HappyTalk call (say the per-customer chat calls): write a method that turns a
 body into an answer, starting with `self.refuse_token(body)` (the fail codes are shared by
@@ -102,6 +103,7 @@ import contextlib
 import copy
 import datetime as dt
 import functools
+import itertools
 import json
 import random
 import socket
@@ -109,7 +111,7 @@ import ssl
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -400,6 +402,9 @@ class LocalHappyTalk:
         limit_over_max: LimitOverMax = "clamp",
         clock: Callable[[], dt.datetime] = korea_now,
         shuffle_ties: bool = False,
+        capacity: int | None = None,
+        queue_timeout_seconds: float = 1.0,
+        over_capacity_status: int = HTTPStatus.SERVICE_UNAVAILABLE,
     ) -> None:
         """Serve `events` on the paths of `endpoints` (both, unless told otherwise).
 
@@ -418,6 +423,12 @@ class LocalHappyTalk:
         the chat paths (A23); it is an attribute, to change while running. `clock` is "now"
         for the chat calls (today's rooms; rooms and messages added without a date);
         `paging_as_strings`, `limit_over_max` and `shuffle_ties` are `ChatRooms`'s options.
+
+        With `capacity` C (capacity mode), at most C requests are served at once, each in
+        `latency_seconds` (and jitter); the rest queue, first come first served, and one that
+        waited `queue_timeout_seconds` is answered `over_capacity_status` (503, or 429) with an
+        HTML page and no `Retry-After`. `capacity` is an attribute: set it while the tap runs
+        to change what the server can take; `refused_over_capacity` counts the refusals.
         """
         self.token = token
         self.unauthorized_tokens = set(unauthorized_tokens)
@@ -441,6 +452,9 @@ class LocalHappyTalk:
             self.routes[CHAT_ROOM_LISTS_PATH] = self.chat_room_lists
             self.routes[CHAT_DATA_PATH] = self.chat_data
         self.latency_seconds = latency_seconds
+        self._capacity = _Capacity(capacity) if capacity is not None else None
+        self.queue_timeout_seconds = queue_timeout_seconds
+        self.over_capacity_status = over_capacity_status
         self.ignore_time_of_day = ignore_time_of_day
         self.requests: list[ReceivedRequest] = []
         self._by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -462,6 +476,28 @@ class LocalHappyTalk:
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    @property
+    def capacity(self) -> int | None:
+        """Requests served at once in capacity mode; None: no limit."""
+        return self._capacity.limit if self._capacity is not None else None
+
+    @capacity.setter
+    def capacity(self, limit: int) -> None:
+        if self._capacity is None:
+            msg = "capacity can change only on a server started with one"
+            raise ValueError(msg)
+        self._capacity.change(limit)
+
+    @property
+    def refused_over_capacity(self) -> int:
+        """Requests answered `over_capacity_status` because they queued too long."""
+        return self._capacity.refused if self._capacity is not None else 0
+
+    @property
+    def most_served_at_once(self) -> int:
+        """In capacity mode, the most requests served at once (queued ones not counted)."""
+        return self._capacity.most_served if self._capacity is not None else 0
 
     @property
     def url(self) -> str:
@@ -688,6 +724,49 @@ def _untrusted_tls() -> ssl.SSLContext:
     return context
 
 
+class _Capacity:
+    """At most `limit` requests served at once; the rest wait their turn, or give up."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.refused = 0
+        self.most_served = 0
+        self._serving = 0
+        self._tickets = itertools.count()
+        self._waiting: deque[int] = deque()  # tickets, first come first served
+        self._changed = threading.Condition()
+
+    def enter(self, timeout: float) -> bool:
+        """Wait for a place, at most `timeout` seconds; False (and counted) if none came."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            ticket = next(self._tickets)
+            self._waiting.append(ticket)
+            while not (self._waiting[0] == ticket and self._serving < self.limit):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._waiting.remove(ticket)
+                    self.refused += 1
+                    self._changed.notify_all()
+                    return False
+                self._changed.wait(left)
+            self._waiting.popleft()
+            self._serving += 1
+            self.most_served = max(self.most_served, self._serving)
+            self._changed.notify_all()  # the next in line may fit too
+            return True
+
+    def leave(self) -> None:
+        with self._changed:
+            self._serving -= 1
+            self._changed.notify_all()
+
+    def change(self, limit: int) -> None:
+        with self._changed:
+            self.limit = limit
+            self._changed.notify_all()
+
+
 class _Server(ThreadingHTTPServer):
     """Threads that never hold up `stop()`, and no traceback for a client that went away."""
 
@@ -777,7 +856,18 @@ class _Handler(BaseHTTPRequestHandler):
         if happytalk.jitter_seconds:
             with happytalk._lock:  # noqa: SLF001 - our own server
                 delay += happytalk._random.uniform(0, happytalk.jitter_seconds)  # noqa: SLF001
-        if not happytalk._pause(delay):  # noqa: SLF001 - stopped meanwhile
+        capacity = happytalk._capacity  # noqa: SLF001 - our own server
+        if capacity is not None and not capacity.enter(happytalk.queue_timeout_seconds):
+            status = happytalk.over_capacity_status
+            page = f"<html><body><h1>{status} Over capacity</h1></body></html>".encode()
+            self._send(status, page, "text/html")
+            return
+        try:
+            paused = happytalk._pause(delay)  # noqa: SLF001 - False: stopped meanwhile
+        finally:
+            if capacity is not None:
+                capacity.leave()
+        if not paused:
             self._drop()
             return
         fault = happytalk._next_fault(received)  # noqa: SLF001 - our own class
@@ -888,6 +978,11 @@ def main(argv: list[str] | None = None) -> None:
             "room-list request, as a SQL database may"
         ),
     )
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        help="serve at most this many requests at once, queue the rest, 503 after a second",
+    )
     args = parser.parse_args(argv)
     if args.rooms_per_day and args.messages_per_room < 3:  # noqa: PLR2004 - see sample_rooms
         parser.error("--messages-per-room: a sample room has at least 3 messages")
@@ -900,6 +995,7 @@ def main(argv: list[str] | None = None) -> None:
         latency_seconds=args.latency_ms / 1000,
         port=args.port,
         shuffle_ties=args.shuffle_ties,
+        capacity=args.capacity,
     )
     server.start()
     messages = sum(len(room["message"]) for room in rooms)

@@ -173,11 +173,24 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_concurrent_requests",
-        th.IntegerType(minimum=1, maximum=16),
-        default=4,
+        th.IntegerType(minimum=1, maximum=64),
+        default=32,
         title="Concurrent requests",
         description=(
-            "Windows fetched at once, 1 to 16. Records are still emitted in window order."
+            "Most requests in flight at once, 1 to 64: the ceiling the tap rises to while "
+            "HappyTalk answers fast and error-free, or, with adaptive_concurrency false, the "
+            "fixed number. Records are still emitted in order."
+        ),
+    ),
+    th.Property(
+        "adaptive_concurrency",
+        th.BooleanType,
+        default=True,
+        title="Adaptive concurrency",
+        description=(
+            "Find how many requests HappyTalk can take: start at 4, rise while answers stay "
+            "fast, fall when they slow down or HappyTalk answers 429, 5xx or Retry-After. "
+            "false keeps max_concurrent_requests in flight (halved for a while after a 429)."
         ),
     ),
     th.Property(

@@ -24,11 +24,14 @@ def map_in_order(
     items: Iterable[Item],
     max_in_flight: int,
     stop: threading.Event,
+    ahead: Callable[[], int] | None = None,
 ) -> Generator[tuple[Item, Result], None, None]:
     """Yield `(item, function(item))` in the order of `items`, up to `max_in_flight` ahead.
 
     At most `max_in_flight` results are pending and one is with the consumer, so memory
-    follows the pool size, not the number of items. The first exception is raised in item
+    follows the pool size, not the number of items. `ahead`, if given, says how many of
+    those may be pending now (the run's concurrency allowance, which changes as it goes):
+    items are handed out only while fewer are pending. The first exception is raised in item
     order; one from `items` itself, after the results of the items it gave. When `stop` is
     set, or the consumer stops early, the generator ends within `STOP_POLL_SECONDS`, without
     waiting for calls in progress: they run on daemon threads, which the process does not
@@ -41,28 +44,31 @@ def map_in_order(
     # until their results are out.
     failed: list[Exception] = []
 
-    def submit_next() -> None:
-        if failed:
-            return
-        try:
-            for item in remaining:
-                pending.append((item, pool.submit(item)))
+    def fill() -> None:
+        """Hand out items while fewer than allowed are pending."""
+        allowed = max_in_flight if ahead is None else max(1, min(max_in_flight, ahead()))
+        while not failed and len(pending) < allowed:
+            try:
+                item = next(remaining)
+            except StopIteration:
                 return
-        except Exception as exc:  # noqa: BLE001 - raised in order, below
-            failed.append(exc)
+            except Exception as exc:  # noqa: BLE001 - raised in order, below
+                failed.append(exc)
+                return
+            pending.append((item, pool.submit(item)))
 
     try:
-        for _ in range(max_in_flight):
-            submit_next()
+        fill()
         while pending and not stop.is_set():
             item, future = pending[0]
             try:
                 result = future.result(timeout=STOP_POLL_SECONDS)
             except FutureTimeoutError:
+                fill()  # the allowance may have grown meanwhile
                 continue
             pending.popleft()
             # Refill before yielding, so the pool stays busy while the consumer works.
-            submit_next()
+            fill()
             yield item, result
         if failed and not stop.is_set():
             raise failed[0]
@@ -102,11 +108,19 @@ class _DaemonPool(Generic[Item, Result]):
             self._jobs.put(None)
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            item, future = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(self._function(item))
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, in order
-                future.set_exception(exc)
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._run(*job)
+            # An idle worker must hold no answer: with many workers, the last answer of each
+            # would otherwise stay in memory until that worker's next job.
+            del job
+
+    def _run(self, item: Item, future: Future[Result]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(self._function(item))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, in order
+            future.set_exception(exc)

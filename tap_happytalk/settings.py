@@ -125,6 +125,7 @@ class Settings:
     set_aside: dt.timedelta
     window_hours: int
     max_concurrent_requests: int
+    adaptive_concurrency: bool
     max_requests_per_minute: int | None
     max_retries: int
     request_timeout_seconds: float
@@ -201,6 +202,7 @@ class Settings:
             set_aside=dt.timedelta(days=_required_int(config, "set_aside_days")),
             window_hours=_required_int(config, "window_size_hours"),
             max_concurrent_requests=_required_int(config, "max_concurrent_requests"),
+            adaptive_concurrency=config.get("adaptive_concurrency") is not False,
             max_requests_per_minute=_int_setting(config, "max_requests_per_minute"),
             max_retries=_required_int(config, "max_retries"),
             request_timeout_seconds=_required_int(config, "request_timeout_seconds"),

@@ -14,6 +14,7 @@ from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
 from tap_happytalk.cli import OneLineErrorTap
+from tap_happytalk.concurrency import ConcurrencyController
 from tap_happytalk.config_schema import CONFIG_SCHEMA
 from tap_happytalk.pacing import RequestPacer
 from tap_happytalk.settings import Settings
@@ -90,9 +91,20 @@ class TapHappyTalk(OneLineErrorTap):
 
     @cached_property
     def pacer(self) -> RequestPacer:
-        """How fast the run may ask, shared by every stream: a 429 slows the whole run."""
+        """How fast the run may ask, shared by every stream: a 429 slows the whole run.
+
+        One concurrency controller a run (one host): service history and both chat phases
+        feed it and are held to it, so what one stream learns the next starts from.
+        """
         settings = Settings.from_config(self.config)
-        return RequestPacer(settings.max_concurrent_requests, settings.max_requests_per_minute)
+        controller = (
+            ConcurrencyController(settings.max_concurrent_requests)
+            if settings.adaptive_concurrency
+            else None
+        )
+        return RequestPacer(
+            settings.max_concurrent_requests, settings.max_requests_per_minute, controller
+        )
 
     @property
     @override

@@ -5,6 +5,8 @@ the transport is decided in one place:
 - HTTP 429 and 5xx, timeouts and broken connections are retried with exponential backoff and
   full jitter, or after the server's `Retry-After`, which pauses every request of the run
   through the shared `RequestPacer`;
+- every answer's outcome and latency go to the pacer, whose concurrency controller decides
+  how many requests may be in flight;
 - a refused connection is retried only once the host has answered this client: refused from
   the first request on, nothing is listening there (a server not started, a wrong port), and
   waiting through every retry would only delay saying so;
@@ -28,6 +30,7 @@ import msgspec
 import requests
 
 from tap_happytalk.answers import decode
+from tap_happytalk.concurrency import Outcome
 from tap_happytalk.errors import (
     HappyTalkUnavailableError,
     UndocumentedAnswerError,
@@ -101,6 +104,10 @@ class HappyTalkClient:
             session.trust_env = self._trust_proxy_env
             self._local.session = session
         return session
+
+    def allowed_in_flight(self) -> int:
+        """How many requests the run may have in flight now (the pacer's allowance)."""
+        return self._pacer.limit
 
     def close(self) -> None:
         """Stop the run: requests waiting to retry or to be admitted give up at once."""
@@ -236,6 +243,7 @@ class HappyTalkClient:
         url = self.api_url + api.path
         started = time.monotonic()
         status: int | None = None
+        outcome = Outcome.OTHER
         try:
             # The body is built here, at the last moment, so the token is held in one place.
             # Redirects are never followed: requests would POST the body, token and all, to
@@ -248,7 +256,9 @@ class HappyTalkClient:
                 allow_redirects=False,
             )
             status = response.status_code
+            outcome = _outcome(status, response.headers)
         except requests.Timeout:
+            outcome = Outcome.TIMEOUT
             raise _TransientError(f"no answer within {self._timeout:g}s") from None
         except requests.exceptions.ChunkedEncodingError:
             # Cut off mid-answer: perhaps an answer too large, which a smaller window mends.
@@ -261,7 +271,9 @@ class HappyTalkClient:
                 problem = f"connection failed ({type(exc).__name__})"
             raise _TransientError(problem, splittable=False) from None
         finally:
-            self.metrics.attempted(api.path, time.monotonic() - started, status, kind)
+            latency = time.monotonic() - started
+            self.metrics.attempted(api.path, latency, status, kind)
+            self._pacer.answered(outcome, latency)
         self._answered.set()
 
         if 300 <= status < 400:  # noqa: PLR2004 - HTTP's own numbers
@@ -343,6 +355,15 @@ class RetriesExhaustedError(UnitUnavailableError):
         super().__init__(message)
         self.problem = last.problem
         self.splittable = last.splittable
+
+
+def _outcome(status: int, headers: Mapping[str, str]) -> Outcome:
+    """What an answer's status says about HappyTalk's load, for the concurrency controller."""
+    if status == 429 or (status >= 500 and headers.get("Retry-After")):  # noqa: PLR2004
+        return Outcome.THROTTLED
+    if status >= 500:  # noqa: PLR2004 - HTTP's own numbers
+        return Outcome.SERVER_ERROR
+    return Outcome.OK if status == 200 else Outcome.OTHER  # noqa: PLR2004
 
 
 def _backoff(attempt: int) -> float:

@@ -289,7 +289,7 @@ def test_an_empty_setting_in_a_file_says_to_leave_it_out(tmp_path, server, confi
     [
         (
             {"max_concurrent_requests": 0},
-            "'max_concurrent_requests': must be a whole number from 1 to 16, got 0",
+            "'max_concurrent_requests': must be a whole number from 1 to 64, got 0",
         ),
         (
             {"window_size_hours": "12"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -123,3 +124,41 @@ def test_an_error_from_the_items_comes_after_the_results_of_the_items_before_it(
     assert [next(answers), next(answers)] == [(1, 10), (2, 20)]
     with pytest.raises(KeyError, match="next day"):
         next(answers)
+
+
+def test_ahead_bounds_the_items_handed_out_as_it_changes():
+    allowance = 2
+    pulled: list[int] = []
+
+    def items():
+        for item in range(20):
+            pulled.append(item)
+            yield item
+
+    answers = map_in_order(lambda item: item, items(), 8, threading.Event(), lambda: allowance)
+    assert next(answers) == (0, 0)
+    assert len(pulled) <= 1 + allowance  # the one given, and at most two ahead
+    allowance = 6
+    assert next(answers) == (1, 1)
+    assert len(pulled) <= 2 + 6
+    assert len(pulled) > 2 + 2  # the larger allowance was used
+    assert [item for item, _ in answers] == list(range(2, 20))
+
+
+def test_an_idle_worker_keeps_no_answer_alive():
+    class Answer:
+        pass
+
+    def answer(_: int) -> Answer:
+        time.sleep(0.05)  # long enough for each item to go to a worker of its own
+        return Answer()
+
+    answers = map_in_order(answer, range(3), 3, threading.Event())
+    given = [weakref.ref(next(answers)[1]) for _ in range(3)]
+    # The pool is still open (the generator holds the last answer it gave): the first two
+    # answers are with nobody, and no idle worker may keep them.
+    deadline = time.monotonic() + 5
+    while any(ref() is not None for ref in given[:2]) and time.monotonic() < deadline:
+        time.sleep(0.01)  # a worker may still be between its job and its next wait
+    assert [ref() for ref in given[:2]] == [None, None]
+    answers.close()

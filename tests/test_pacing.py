@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 
+from tap_happytalk.concurrency import ConcurrencyController, Outcome
 from tap_happytalk.pacing import PacerClosedError, RequestPacer
 
 PROMPTLY = 0.2  # seconds: how soon a woken waiter must act, on a busy test machine
@@ -244,3 +245,27 @@ def test_close_ends_waiters_and_later_callers_at_once(waiting_for):
     with pytest.raises(PacerClosedError), pacer.slot():
         pytest.fail("a closed pacer admitted a request")
     assert time.monotonic() - later < PROMPTLY
+
+
+def test_with_a_controller_the_allowance_is_the_controllers_and_grows_with_its_answers():
+    clock = [0.0]
+    controller = ConcurrencyController(8, start=2, clock=lambda: clock[0])
+    pacer = RequestPacer(8, controller=controller)
+    probe = Probe(pacer)
+    probe.start(6)  # held until released
+    probe.wait_until(2)
+    time.sleep(PROMPTLY)
+    assert probe.most_in_flight == 2  # the controller's start, not the ceiling
+    for _ in range(2):  # a round of fast answers with the allowance in use: it doubles
+        clock[0] += 0.05
+        pacer.answered(Outcome.OK, 0.05)
+    assert pacer.limit == 4
+    probe.wait_until(4)  # the waiting requests were let in at once
+    time.sleep(PROMPTLY)
+    assert probe.most_in_flight == 4
+    pacer.throttled(0.0)  # the pause only: the controller halves on the 429 it is told of
+    assert pacer.limit == 4
+    clock[0] += 0.05
+    pacer.answered(Outcome.THROTTLED, 0.05)
+    assert pacer.limit == 2
+    probe.join()

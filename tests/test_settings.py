@@ -70,6 +70,7 @@ def test_defaults_are_the_ones_the_schema_advertises():
     assert settings.end is None
     assert settings.window_hours == defaults["window_size_hours"]
     assert settings.max_concurrent_requests == defaults["max_concurrent_requests"]
+    assert settings.adaptive_concurrency is defaults["adaptive_concurrency"]
     assert settings.max_retries == defaults["max_retries"]
     assert settings.request_timeout_seconds == defaults["request_timeout_seconds"]
     assert settings.lookback == dt.timedelta(minutes=defaults["lookback_minutes"])

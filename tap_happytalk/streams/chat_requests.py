@@ -1,7 +1,8 @@
 """What the chat streams ask HappyTalk, and what comes back: a day's list, a room, a failure.
 
 Two ordered pools in a row, both held to the run's pacer: the days' room lists a few days
-ahead, then each listed room `limit` at a time, with an end-of-day mark after each day's rooms.
+ahead, then each listed room, at most `limit` (and the run's allowance) at a time, with an
+end-of-day mark after each day's rooms.
 A list or a room that keeps failing comes back as a `UnitFailed`, never as an error, so the run
 goes on past it; what says nothing about one unit (a refused token) is raised.
 """
@@ -88,7 +89,8 @@ def day_requests(
         room = item[1]
         return None if room is None else ask_room(client, str(room["id"]))
 
-    return lists, map_in_order(ask, rooms_then_day_end(), limit, stop)
+    rooms = map_in_order(ask, rooms_then_day_end(), limit, stop, client.allowed_in_flight)
+    return lists, rooms
 
 
 def _failed(client: HappyTalkClient, error: TapHappyTalkError) -> UnitFailed:

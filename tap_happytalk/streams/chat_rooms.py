@@ -210,6 +210,7 @@ class ChatRoomsStream(HappyTalkStream):
             rooms,
             self.settings.max_concurrent_requests,
             self._stop_requested,
+            client.allowed_in_flight,
         )
         missing = gone = 0
         try:

@@ -176,7 +176,13 @@ class ServiceHistoryStream(HappyTalkStream):
 
         self.logger.info("Asking %s", settings.api_url + endpoint.path)
         meter = self._progress_log([window.start.date() for window, _ in plan], client)
-        answers = map_in_order(ask, plan, settings.max_concurrent_requests, self._stop_requested)
+        answers = map_in_order(
+            ask,
+            plan,
+            settings.max_concurrent_requests,
+            self._stop_requested,
+            client.allowed_in_flight,
+        )
         try:
             for number, ((window, again), pieces) in enumerate(answers, start=1):
                 records, why = self._outcome(client, converter, window, pieces)
