@@ -39,9 +39,10 @@ with loaded as (
         {{ happytalk_raw_text('parameter' ~ n) }} as parameter{{ n }},
         {%- endfor %}
         {{ happytalk_raw_text('last_message') }} as last_message,
-        -- Only the text: accounts loaded differently keep their tags as an array, JSON or
-        -- text, which would not union (README, "Several HappyTalk accounts").
-        {{ happytalk_tags_text('tags', columns) }} as tags_text,
+        -- Only text: accounts loaded differently keep their tags as an array, JSON or text,
+        -- which would not union (README, "Several HappyTalk accounts"). Joined into one
+        -- string by `tags` below (on Snowflake only after deduplication: a lateral FLATTEN).
+        {{ happytalk_tags_text('tags', columns) }} as tags_loaded,
         {{ happytalk_raw_text('user_parameter') }} as user_parameter,
         {{ happytalk_integer(happytalk_text('vote_score')) }} as vote_score,
         {{ happytalk_text('vote_score') }} as vote_score_text,
@@ -65,11 +66,17 @@ latest as (
     select * from loaded
     where copy_rank = 1
 
+),
+
+tags as (
+
+    {{ happytalk_tags_by_key('latest', ['source_relation', 'room_id']) }}
+
 )
 
 select
-    source_relation,
-    room_id,
+    latest.source_relation,
+    latest.room_id,
     title,
     status,
     {{ happytalk_label('status', 'room_status') }} as status_label,
@@ -116,7 +123,10 @@ select
     parameter{{ n }},
     {%- endfor %}
     user_parameter,
-    tags_text,
+    tags.tags_text,
     last_message,
     copies_loaded
 from latest
+left join tags
+    on latest.source_relation = tags.source_relation
+    and latest.room_id = tags.room_id
