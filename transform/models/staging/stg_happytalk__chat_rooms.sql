@@ -3,7 +3,17 @@
   closed beats any copy of it delivered open (HappyTalk does not reopen a room); among copies
   alike, the one delivered last (the last line in JSONL; `_sdc_extracted_at` in PostgreSQL) wins.
   Keys are unique within an account (source_relation).
+
+  Incremental (macros/happytalk_incremental.sql): a run rebuilds the rooms opened within
+  var('happytalk_lookback_days') of the latest built, from all their copies.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['source_relation', 'room_id'],
+    incremental_strategy=happytalk_incremental_strategy(),
+    on_schema_change='fail',
+) }}
+
 with loaded as (
     {%- for account, raw in happytalk_source_relations('chat_rooms') %}
     {%- set columns = happytalk_columns(raw) %}
@@ -56,6 +66,10 @@ with loaded as (
         count(*) over (partition by id) as copies_loaded
     from {{ raw }}
     where {{ happytalk_not_deleted(columns) }}
+    {%- if is_incremental() %}
+        -- Every copy of a room has its opening time: the room is rebuilt from all of them.
+        and {{ happytalk_within_lookback(happytalk_utc('reg_date', columns), 'opened_at_utc', account) }}
+    {%- endif %}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 

@@ -1,0 +1,71 @@
+{#-
+  Incremental models: the per-room and per-message models (staging's rooms and messages,
+  room_response_times), whose rebuild grows with history. Each is merged on its key
+  (source_relation and the room or message id); a run rebuilds only the rooms opened (or, for
+  messages, the rooms with a message sent) within var('happytalk_lookback_days') of the latest
+  one already built for the account, every copy of them, so a room the tap re-sends while it is
+  open or after a failure replaces the row built before (DECISIONLOG.md, "Incremental builds").
+  `dbt build --full-refresh` rebuilds everything, and gives the same rows.
+-#}
+
+{#-
+  happytalk_incremental_strategy(): how dbt puts the rebuilt rows in: `merge` on the warehouses
+  whose dbt adapter merges on a key (Snowflake, BigQuery); `delete+insert` (delete the rebuilt
+  keys, insert their rows) on DuckDB and PostgreSQL, whose adapters do not merge on a key of two
+  columns on every version (PostgreSQL has MERGE only from 15). Both leave one row per key.
+-#}
+{% macro happytalk_incremental_strategy() -%}
+  {{ return(adapter.dispatch('happytalk_incremental_strategy', 'happytalk')()) }}
+{%- endmacro %}
+
+{% macro default__happytalk_incremental_strategy() -%}
+  {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro snowflake__happytalk_incremental_strategy() -%}
+  {{ return('merge') }}
+{%- endmacro %}
+
+{% macro bigquery__happytalk_incremental_strategy() -%}
+  {{ return('merge') }}
+{%- endmacro %}
+
+
+{#- happytalk_lookback_days(): var('happytalk_lookback_days'), checked: whole days, 0 or more. -#}
+{% macro happytalk_lookback_days() -%}
+  {%- set days = var('happytalk_lookback_days') -%}
+  {%- if days is not number or days < 0 or days != days | int -%}
+    {{ exceptions.raise_compiler_error("happytalk_lookback_days must be a whole number of days, 0 or more: " ~ days) }}
+  {%- endif -%}
+  {{ return(days | int) }}
+{%- endmacro %}
+
+
+{#-
+  happytalk_lookback_starts(column): a query of each account built so far (source_relation) and
+  `rebuild_from`, the earliest `column` (a UTC time of this model) a run rebuilds for it: the
+  latest one built, less var('happytalk_lookback_days'). An account with nothing built yet has
+  no row: it is built whole.
+-#}
+{% macro happytalk_lookback_starts(column) -%}
+  select
+      source_relation,
+      {{ dbt.dateadd('day', -1 * happytalk_lookback_days(), 'max(' ~ column ~ ')') }} as rebuild_from
+  from {{ this }}
+  group by source_relation
+{%- endmacro %}
+
+
+{#-
+  happytalk_within_lookback(expression, column, account): true for the raw rows of `account` a
+  run rebuilds: `expression` (a UTC time of the raw rows) at or after the account's
+  rebuild_from (happytalk_lookback_starts(column)), or the account has nothing built yet.
+-#}
+{% macro happytalk_within_lookback(expression, column, account) -%}
+  {%- set start -%}
+  (select {{ dbt.dateadd('day', -1 * happytalk_lookback_days(), 'max(' ~ column ~ ')') }}
+   from {{ this }}
+   where source_relation = {{ happytalk_source_relation_literal(account) }})
+  {%- endset -%}
+  ({{ start }} is null or {{ expression }} >= {{ start }})
+{%- endmacro %}
