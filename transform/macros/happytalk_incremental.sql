@@ -63,7 +63,7 @@
 -#}
 {% macro happytalk_within_lookback(expression, column, account) -%}
   {%- set start -%}
-  (select {{ dbt.dateadd('day', -1 * happytalk_lookback_days(), 'max(' ~ column ~ ')') }}
+  (select {{ dbt.dateadd('day', -1 * happytalk_lookback_days(), 'max(' ~ column ~ ')') }} as rebuild_from
    from {{ this }}
    where source_relation = {{ happytalk_source_relation_literal(account) }})
   {%- endset -%}
