@@ -26,6 +26,7 @@ from dbt.adapters.bigquery.connections import BigQueryConnectionManager
 from dbt.adapters.bigquery.impl import BigQueryAdapter
 from dbt.adapters.bigquery.relation import BigQueryRelation
 from dbt.adapters.contracts.connection import ConnectionState
+from dbt.adapters.contracts.relation import RelationType
 from dbt.cli.main import dbtRunner
 
 
@@ -64,7 +65,7 @@ def main(layout_path: str, *args: str) -> int:
     # A later run: every model was built before (a table), so is_incremental() is true.
     def built_table(_adapter: Any, database: str, schema: str, identifier: str) -> Any:
         return BigQueryRelation.create(
-            database=database, schema=schema, identifier=identifier, type="table"
+            database=database, schema=schema, identifier=identifier, type=RelationType.Table
         )
 
     BigQueryAdapter.get_columns_in_relation = get_columns_in_relation  # type: ignore[method-assign, assignment]

@@ -20,9 +20,9 @@ import pytest
 
 from .conftest import target_postgres_env
 from .test_dbt_package import (
+    MARTS,
     A,
     B,
-    MARTS,
     assert_built,
     build_integration,
     integration_project,
@@ -65,17 +65,20 @@ def a_day_more(project: Path) -> None:
     """Friday 13 September in both accounts, and account B's Wednesday-evening room sent again,
     rated 3 and with another last message, its messages with it (a later run's copies)."""
     append(project, "brand_a_chat_rooms", [{
-        "id": "friday", "title": "friday", "counselor_name": "lc-kim", "counselor_nickname": "김하늘",
-        "customer_uuid": "site_friday", "category_id": "101", "division_id": "201",
+        "id": "friday", "title": "friday", "counselor_name": "lc-kim",
+        "counselor_nickname": "김하늘", "customer_uuid": "site_friday", "category_id": "101",
+        "division_id": "201",
         "cate_name1": "배송문의", "cate_name2": "배송지연", "reg_date": "2024-09-13T10:00:00+09:00",
         "complate_date": "2024-09-13T10:30:00+09:00", "out_api": "1", "status": "2",
         "phone_os": "W", "tags": '["#금요일"]', "vote_score": "5",
     }])  # fmt: skip
     append(project, "brand_a_chat_messages", [
         {"id": "2001", "room_id": "friday", "from_id": "C", "type": "C", "user_type": "C",
-         "contents_type": "text", "contents": "금요일 질문", "send_date": "2024-09-13T10:00:00+09:00"},
+         "contents_type": "text", "contents": "금요일 질문",
+         "send_date": "2024-09-13T10:00:00+09:00"},
         {"id": "2002", "room_id": "friday", "from_id": "H", "type": "C", "user_type": "H",
-         "contents_type": "text", "contents": "금요일 답변", "send_date": "2024-09-13T10:04:00+09:00"},
+         "contents_type": "text", "contents": "금요일 답변",
+         "send_date": "2024-09-13T10:04:00+09:00"},
     ])  # fmt: skip
     append(project, "brand_b_chat_rooms", [
         {**B_EVENING, "id": "brand-b-friday", "title": "brand-b-friday",

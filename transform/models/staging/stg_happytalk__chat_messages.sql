@@ -10,6 +10,7 @@
     materialized='incremental',
     unique_key=['source_relation', 'message_id'],
     incremental_strategy=happytalk_incremental_strategy(),
+    tmp_relation_type=happytalk_tmp_relation_type(),
     on_schema_change='fail',
 ) }}
 

@@ -11,6 +11,7 @@
     materialized='incremental',
     unique_key=['source_relation', 'room_id'],
     incremental_strategy=happytalk_incremental_strategy(),
+    tmp_relation_type=happytalk_tmp_relation_type(),
     on_schema_change='fail',
 ) }}
 
