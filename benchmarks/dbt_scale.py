@@ -7,11 +7,14 @@ records (`output/<stream>.jsonl`, times RFC 3339 with +09:00), then:
 
 1. `dbt build` of transform/ over it (every model and test): wall time and peak RSS of the dbt
    process (DuckDB runs inside it);
-2. one more day of rooms appended, as the next daily run would, and `dbt build` again: its wall
-   time and peak RSS.
+2. one more day of rooms appended, as the next daily run would, and `dbt build` again: an
+   incremental build (staging's rooms and messages and room_response_times rebuild only the
+   rooms within var happytalk_lookback_days of the latest built; the other models are tables);
+3. `dbt build --full-refresh` over the same data: every model rebuilt from all history.
 
-Every model is a table rebuilt from all history (none is incremental yet): the second build
-costs what the first does, plus the day.
+Each row gives the build's wall time, its peak RSS, and the models' own time (the sum of their
+execution times in run_results.json; the rest is dbt itself and the tests, the sources' tests
+reading the JSONL files again).
 
 Run: `make bench-dbt` (or `python benchmarks/dbt_scale.py --days 365 --rooms-per-day 2000`).
 """
@@ -90,10 +93,11 @@ def append_days(jsonl: Path, days: range, rooms_per_day: int, messages: int) -> 
     return written
 
 
-def dbt_build(jsonl: Path, database: Path, log: Path) -> tuple[float, float]:
-    """`dbt build` of transform/ on DuckDB: its wall seconds and peak RSS (MiB).
+def dbt_build(jsonl: Path, database: Path, log: Path, *args: str) -> tuple[float, float, float]:
+    """`dbt build ARGS` of transform/ on DuckDB: wall seconds, peak RSS (MiB), models' seconds.
 
-    The peak is the dbt process's own (a fresh interpreter per build), DuckDB included.
+    The models' seconds are the sum of their execution times in run_results.json. The peak is
+    the dbt process's own (a fresh interpreter per build), DuckDB included.
     """
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("HAPPYTALK_", "DBT_"))},
@@ -110,7 +114,7 @@ def dbt_build(jsonl: Path, database: Path, log: Path) -> tuple[float, float]:
     command = [sys.executable, "-c", probe, sys.executable, "-m", "dbt.cli.main", "build",
                "--project-dir", str(TRANSFORM), "--profiles-dir", str(TRANSFORM),
                "--target-path", str(log.parent / "target"), "--log-path", str(log.parent),
-               "--no-use-colors"]  # fmt: skip
+               "--no-use-colors", *args]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
@@ -118,11 +122,17 @@ def dbt_build(jsonl: Path, database: Path, log: Path) -> tuple[float, float]:
     if done.returncode != 0:
         sys.exit(f"dbt build failed, see {log}:\n{done.stdout[-3000:]}")
     peak_kib = int(done.stderr.strip().splitlines()[-1])
-    return seconds, peak_kib / 1024
+    results = json.loads((log.parent / "target" / "run_results.json").read_text("utf-8"))
+    models = sum(
+        float(result["execution_time"])
+        for result in results["results"]
+        if result["unique_id"].startswith("model.")
+    )
+    return seconds, peak_kib / 1024, models
 
 
 def main() -> None:
-    """Generate, build, add a day, build again; print the table."""
+    """Generate, build, add a day, build incrementally, then fully; print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rooms-per-day", type=int, default=2000)
@@ -142,6 +152,9 @@ def main() -> None:
             jsonl, range(args.days, args.days + 1), args.rooms_per_day, args.messages_per_room
         )
         second = dbt_build(jsonl, work / "happytalk.duckdb", work / "second" / "dbt.log")
+        full = dbt_build(
+            jsonl, work / "happytalk.duckdb", work / "full" / "dbt.log", "--full-refresh"
+        )
     rooms = args.days * args.rooms_per_day
     print(f"dbt on DuckDB, {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
@@ -149,11 +162,14 @@ def main() -> None:
     print(f"data: {args.days} days x {args.rooms_per_day:,} rooms x {args.messages_per_room} "
           f"messages = {rooms:,} rooms, {messages:,} messages, {records:,} records, "
           f"{size:,.0f} MiB of JSONL (generated in {generated:,.0f} s)")  # fmt: skip
-    print("| build | wall | peak RSS |")
-    print("| --- | ---: | ---: |")
-    print(f"| first `dbt build`, all {args.days} days | {first[0]:,.0f} s | {first[1]:,.0f} MiB |")
-    print(f"| again after one more day ({added:,} records) | {second[0]:,.0f} s | "
-          f"{second[1]:,.0f} MiB |")  # fmt: skip
+    print("| build | wall | peak RSS | models |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, (wall, peak, models) in (
+        (f"first `dbt build`, all {args.days} days", first),
+        (f"incremental `dbt build` after one more day ({added:,} records)", second),
+        ("`dbt build --full-refresh` of the same", full),
+    ):
+        print(f"| {name} | {wall:,.0f} s | {peak:,.0f} MiB | {models:,.1f} s |")
 
 
 if __name__ == "__main__":

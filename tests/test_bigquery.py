@@ -89,14 +89,17 @@ def layouts(accounts: dict[str, Any]) -> dict[str, Layout]:
 
 
 def compile_for_bigquery(
-    work: Path, accounts: dict[str, Any], *args: str
+    work: Path, accounts: dict[str, Any], *args: str, built: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`dbt compile` of the integration project with dbt-bigquery, the raw tables' columns
-    answered from the loaders' layouts (tests/bigquery_offline.py)."""
+    answered from the loaders' layouts (tests/bigquery_offline.py). `built`: as a later run
+    compiles it, every model built before (incremental models compile is_incremental())."""
     project = integration_project(work)
     layout = work / "layout.json"
     layout.write_text(json.dumps(layouts(accounts)), encoding="utf-8")
     env = {"HAPPYTALK_DBT_TARGET": "bigquery", "BIGQUERY_PROJECT": BIGQUERY_PROJECT}
+    if built:
+        env["HAPPYTALK_OFFLINE_BUILT"] = "1"
     run_dbt(project, "deps", env=env)
     return subprocess.run(
         [sys.executable, str(PROJECT / "tests" / "bigquery_offline.py"), str(layout),
@@ -184,10 +187,22 @@ def topological(nodes: dict[str, Any]) -> list[str]:
     return done
 
 
-def analyze_manifest(project: Path, accounts: dict[str, Any]) -> dict[str, str]:
-    """Every compiled model and test of the manifest analyzed; the error of each refused one."""
+def package_nodes(project: Path) -> dict[str, Any]:
+    """The package's compiled models and tests, by unique_id."""
     manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
-    analysis = BigQueryAnalysis()
+    return {
+        key: node
+        for key, node in manifest["nodes"].items()
+        if node["resource_type"] in {"model", "test"} and node["package_name"] == "happytalk"
+    }
+
+
+def analyze_manifest(
+    project: Path, accounts: dict[str, Any], analysis: BigQueryAnalysis | None = None
+) -> dict[str, str]:
+    """Every compiled model and test of the manifest analyzed; the error of each refused one.
+    Each model's output columns are added to `analysis`'s catalog as its table."""
+    analysis = analysis or BigQueryAnalysis()
     for key, layout in layouts(accounts).items():
         dataset, table = key.split(".")
         analysis.add_table(
@@ -203,11 +218,7 @@ def analyze_manifest(project: Path, accounts: dict[str, Any]) -> dict[str, str]:
             ("holiday_name_en", analysis.bigquery_type("STRING", "NULLABLE")),
         ],
     )
-    nodes = {
-        key: node
-        for key, node in manifest["nodes"].items()
-        if node["resource_type"] in {"model", "test"} and node["package_name"] == "happytalk"
-    }
+    nodes = package_nodes(project)
     refused: dict[str, str] = {}
     for node_id in topological(nodes):
         node = nodes[node_id]
@@ -240,6 +251,30 @@ def test_bigquery_analyzer_accepts_every_compiled_model_and_test(compiled):
     analyzed = int(result.pop("analyzed"))
     assert result == {}
     assert analyzed >= 12 + 30  # the 12 models and the package's tests
+
+
+def test_bigquery_analyzer_accepts_the_incremental_runs_sql(compiled, tmp_path):
+    """A later run's SQL of each incremental model (its is_incremental() branch, reading the
+    model's own table for the lookback), analyzed against the tables the first build made: it
+    passes, with the same columns and types as the first build's, which the merge needs."""
+    analysis = BigQueryAnalysis()
+    first = analyze_manifest(compiled, TWO_LOADERS, analysis)
+    assert first.pop("analyzed")
+    assert first == {}
+    done = compile_for_bigquery(tmp_path, TWO_LOADERS, built=True)
+    assert done.returncode == 0, f"dbt compile for BigQuery:\n{done.stdout}\n{done.stderr}"
+    later = package_nodes(tmp_path / "transform" / "integration_tests")
+    incremental = {
+        key: node for key, node in later.items() if node["config"]["materialized"] == "incremental"
+    }
+    assert sorted(node["name"] for node in incremental.values()) == [
+        "room_response_times", "stg_happytalk__chat_messages", "stg_happytalk__chat_rooms"
+    ]  # fmt: skip
+    for key, node in incremental.items():
+        assert "rebuild_from" in node["compiled_code"], key  # the is_incremental() branch
+        columns = analysis.analyze(node["compiled_code"])
+        before = analysis.analyze(package_nodes(compiled)[key]["compiled_code"])
+        assert [(n, str(t)) for n, t in columns] == [(n, str(t)) for n, t in before], key
 
 
 def test_bigquery_analyzer_refuses_what_bigquery_refuses():

@@ -257,7 +257,14 @@ class Built:
 # SQL that is not portable, kept out of the models: each goes through a dispatched macro.
 NOT_PORTABLE = ("at time zone", "array_to_string", "percentile_cont", "jsonb", "try_cast", "~")
 # `default__` macros whose SQL every database speaks (the SQL standard's type name, dbt's bigint).
-PORTABLE_DEFAULTS = {"happytalk_timestamptz", "happytalk_type_bigint"}
+# Defaults every warehouse speaks: the timestamp and bigint types, the tags' join as loaded (plain
+# SQL; Snowflake's own flattens JSON), and delete+insert (dbt-core's, where a merge is not used).
+PORTABLE_DEFAULTS = {
+    "happytalk_timestamptz",
+    "happytalk_type_bigint",
+    "happytalk_tags_by_key",
+    "happytalk_incremental_strategy",
+}
 
 
 def test_sql_only_some_warehouses_speak_is_dispatched():

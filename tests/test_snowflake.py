@@ -8,6 +8,7 @@ compute what DuckDB computes, not what Snowflake itself would do where the two d
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .test_dbt_incremental import assert_incremental_equals_full_refresh
 from .test_dbt_package import (  # duckdb_package: the fixture, shared
     A,
     B,
@@ -31,6 +33,8 @@ from .test_dbt_package import (  # duckdb_package: the fixture, shared
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from snowflake.connector.cursor import SnowflakeCursor
 
 EPOCH = dt.datetime(1970, 1, 1)  # what fakesnow sends for a null TIMESTAMP_NTZ
 
@@ -135,3 +139,31 @@ def test_snowflake_emulator_builds_the_package_with_duckdbs_marts(
         assert marts(query, "analytics") == marts(duckdb_query, "analytics")
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def fakesnow_cursor(port: int, database: str) -> Iterator[SnowflakeCursor]:
+    import snowflake.connector  # noqa: PLC0415 - only these tests need it
+
+    connection = snowflake.connector.connect(
+        account="fakesnow", user="fake", password="snow", host="127.0.0.1",  # noqa: S106
+        port=port, protocol="http", database=database,
+    )  # fmt: skip
+    try:
+        yield connection.cursor()
+    finally:
+        connection.close()
+
+
+def test_snowflake_emulator_incremental_build_equals_a_full_refresh(fakesnow_port, tmp_path):
+    """The incremental models on fakesnow (delete+insert through a transient table): a day more and
+    a room sent again give the rows a --full-refresh build gives (tests/test_dbt_incremental.py)."""
+    project = integration_project(tmp_path)
+    env = {
+        "HAPPYTALK_DBT_TARGET": "snowflake",
+        "FAKESNOW_PORT": str(fakesnow_port),
+        "SNOWFLAKE_DATABASE": "INCREMENTAL",
+    }
+    assert_incremental_equals_full_refresh(
+        project, env, lambda: fakesnow_cursor(fakesnow_port, "INCREMENTAL")
+    )

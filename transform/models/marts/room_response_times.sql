@@ -2,22 +2,55 @@
   Every room, what became of it and how long each step took, in clock and in business time.
   One row per room. The definitions are DECISIONLOG.md's: first response, handling, duration,
   outcome (answered, closed unanswered, open unanswered, chatbot only, deleted), rating.
+
+  Incremental (macros/happytalk_incremental.sql): a run rebuilds the rooms opened within
+  var('happytalk_lookback_days') of the latest built for their account, from staging.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['source_relation', 'room_id'],
+    incremental_strategy=happytalk_incremental_strategy(),
+    tmp_relation_type=happytalk_tmp_relation_type(),
+    on_schema_change='fail',
+) }}
 {%- set reporting_zone = var('happytalk_reporting_timezone') -%}
 {%- set scale = var('happytalk_rating_scale') -%}
 
-with rooms as (
+with
+{%- if is_incremental() %}
 
-    select * from {{ ref('stg_happytalk__chat_rooms') }}
+built as (
+
+    {{ happytalk_lookback_starts('opened_at_utc') }}
+
+),
+{%- endif %}
+
+rooms as (
+
+    select staged.*
+    from {{ ref('stg_happytalk__chat_rooms') }} as staged
+    {%- if is_incremental() %}
+    left join built
+        on staged.source_relation = built.source_relation
+    where built.rebuild_from is null or staged.opened_at_utc >= built.rebuild_from
+    {%- endif %}
 
 ),
 
 said as (
 
     -- The conversation proper: messages, not memos; in the room's order.
-    select source_relation, room_id, message_number, user_type, sent_at_utc
-    from {{ ref('stg_happytalk__chat_messages') }}
-    where type = 'C'
+    select messages.source_relation, messages.room_id, messages.message_number, messages.user_type,
+        messages.sent_at_utc
+    from {{ ref('stg_happytalk__chat_messages') }} as messages
+    {%- if is_incremental() %}
+    -- Only the rooms this run rebuilds.
+    inner join rooms
+        on messages.source_relation = rooms.source_relation
+        and messages.room_id = rooms.room_id
+    {%- endif %}
+    where messages.type = 'C'
 
 ),
 

@@ -1,7 +1,18 @@
 {#-
   One row per message of each account (its latest copy: the tap re-sends a room's messages with
   the room). Keys are unique within an account (source_relation), not across accounts.
+
+  Incremental (macros/happytalk_incremental.sql): a run rebuilds every message of each room with
+  a message sent within var('happytalk_lookback_days') of the latest built, so that a room's
+  message_number is counted over all its messages.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['source_relation', 'message_id'],
+    incremental_strategy=happytalk_incremental_strategy(),
+    tmp_relation_type=happytalk_tmp_relation_type(),
+    on_schema_change='fail',
+) }}
 
 with loaded as (
     {%- for account, raw in happytalk_source_relations('chat_messages') %}
@@ -25,6 +36,13 @@ with loaded as (
         count(*) over (partition by id) as copies_loaded
     from {{ raw }}
     where {{ happytalk_not_deleted(columns) }}
+    {%- if is_incremental() %}
+        and {{ happytalk_text('room_id') }} in (
+            select {{ happytalk_text('room_id') }}
+            from {{ raw }}
+            where {{ happytalk_within_lookback(happytalk_utc('send_date', columns), 'sent_at_utc', account) }}
+        )
+    {%- endif %}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 

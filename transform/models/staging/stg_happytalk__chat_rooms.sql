@@ -3,7 +3,18 @@
   closed beats any copy of it delivered open (HappyTalk does not reopen a room); among copies
   alike, the one delivered last (the last line in JSONL; `_sdc_extracted_at` in PostgreSQL) wins.
   Keys are unique within an account (source_relation).
+
+  Incremental (macros/happytalk_incremental.sql): a run rebuilds the rooms opened within
+  var('happytalk_lookback_days') of the latest built, from all their copies.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['source_relation', 'room_id'],
+    incremental_strategy=happytalk_incremental_strategy(),
+    tmp_relation_type=happytalk_tmp_relation_type(),
+    on_schema_change='fail',
+) }}
+
 with loaded as (
     {%- for account, raw in happytalk_source_relations('chat_rooms') %}
     {%- set columns = happytalk_columns(raw) %}
@@ -39,9 +50,10 @@ with loaded as (
         {{ happytalk_raw_text('parameter' ~ n) }} as parameter{{ n }},
         {%- endfor %}
         {{ happytalk_raw_text('last_message') }} as last_message,
-        -- Only the text: accounts loaded differently keep their tags as an array, JSON or
-        -- text, which would not union (README, "Several HappyTalk accounts").
-        {{ happytalk_tags_text('tags', columns) }} as tags_text,
+        -- Only text: accounts loaded differently keep their tags as an array, JSON or text,
+        -- which would not union (README, "Several HappyTalk accounts"). Joined into one
+        -- string by `tags` below (on Snowflake only after deduplication: a lateral FLATTEN).
+        {{ happytalk_tags_text('tags', columns) }} as tags_loaded,
         {{ happytalk_raw_text('user_parameter') }} as user_parameter,
         {{ happytalk_integer(happytalk_text('vote_score')) }} as vote_score,
         {{ happytalk_text('vote_score') }} as vote_score_text,
@@ -55,6 +67,10 @@ with loaded as (
         count(*) over (partition by id) as copies_loaded
     from {{ raw }}
     where {{ happytalk_not_deleted(columns) }}
+    {%- if is_incremental() %}
+        -- Every copy of a room has its opening time: the room is rebuilt from all of them.
+        and {{ happytalk_within_lookback(happytalk_utc('reg_date', columns), 'opened_at_utc', account) }}
+    {%- endif %}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
@@ -65,11 +81,17 @@ latest as (
     select * from loaded
     where copy_rank = 1
 
+),
+
+tags as (
+
+    {{ happytalk_tags_by_key('latest', ['source_relation', 'room_id']) }}
+
 )
 
 select
-    source_relation,
-    room_id,
+    latest.source_relation,
+    latest.room_id,
     title,
     status,
     {{ happytalk_label('status', 'room_status') }} as status_label,
@@ -116,7 +138,10 @@ select
     parameter{{ n }},
     {%- endfor %}
     user_parameter,
-    tags_text,
+    tags.tags_text,
     last_message,
     copies_loaded
 from latest
+left join tags
+    on latest.source_relation = tags.source_relation
+    and latest.room_id = tags.room_id
