@@ -19,9 +19,9 @@ pytestmark = pytest.mark.postgres
 CHECKOUT = "CHECKOUT=../tap-happytalk"
 
 
-def dbt_block() -> str:
+def dbt_block(marker: str = "quickstart-dbt") -> str:
     readme = (PROJECT / "transform" / "README.md").read_text(encoding="utf-8")
-    after = readme.split("<!-- quickstart-dbt -->", 1)[1]
+    after = readme.split(f"<!-- {marker} -->\n", 1)[1]
     return after.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
@@ -60,6 +60,18 @@ def test_a_quickstart_project_loads_and_builds_with_dbt_postgres(postgres, tmp_p
             assert connection_.execute(
                 "select count(*), count(distinct room_id) from analytics.room_response_times"
             ).fetchall() == [(150, 150)]
+        # Snowflake's and BigQuery's utilities, added to the same project: each adapter reads
+        # the package through transform/profiles.yml's target for it.
+        warehouses = run_block(dbt_block("quickstart-dbt-warehouses"), project, server, 900)
+        assert warehouses.returncode == 0, (
+            f"{warehouses.stdout[-5000:]}\n{warehouses.stderr[-5000:]}"
+        )
+        for adapter in ("snowflake", "bigquery"):
+            venv = project / ".meltano" / "utilities" / f"dbt-{adapter}" / "venv"
+            assert list(venv.glob(f"lib/python3*/site-packages/dbt/adapters/{adapter}"))
+        manifest = json.loads((project / "transform" / "target" / "manifest.json").read_text())
+        assert manifest["metadata"]["adapter_type"] == "bigquery"  # the last parse's
+        assert "model.happytalk.room_response_times" in manifest["nodes"]
     finally:
         stop(process)
         with psycopg.connect(postgres, autocommit=True) as admin:
