@@ -156,7 +156,7 @@ def scenarios() -> list[Scenario]:
         Scenario(
             "TLS certificate nobody trusts",
             day=None,
-            # One window at a time: with 4 in flight, each of those makes its one attempt.
+            # One window at a time: with several in flight, each of those makes its one attempt.
             settings={"max_concurrent_requests": 1},
             untrusted_tls=True,
             error_names=("TLS certificate of 127.0.0.1 failed verification",),
@@ -523,9 +523,9 @@ def describe(scenario: Scenario, runs: list[TapRun], redirected: int | None) -> 
 
 
 def stopped(scenario: Scenario, run: TapRun, outcome: Outcome) -> None:
-    """How a signalled run ended: SIGTERM with exit 0 (promptly, when timed), SIGKILL killed."""
-    decided = {signal.SIGTERM: 0, signal.SIGKILL: -signal.SIGKILL}
-    how = {0: "exit 0", -signal.SIGKILL: "killed"}.get(run.returncode, f"exit {run.returncode}")
+    """How a signalled run ended: SIGTERM with exit 1 (promptly, when timed), SIGKILL killed."""
+    decided = {signal.SIGTERM: 1, signal.SIGKILL: -signal.SIGKILL}
+    how = {-signal.SIGKILL: "killed"}.get(run.returncode, f"exit {run.returncode}")
     wrong = scenario.stop is not None and run.returncode != decided.get(scenario.stop)
     if scenario.in_flight and run.stopped_in is not None:
         slow = run.stopped_in > PROMPT_STOP_SECONDS

@@ -27,6 +27,7 @@ from tap_happytalk.errors import (
     INCOMPLETE_EXIT_CODE,
     ConfigError,
     IncompleteDataError,
+    StoppedError,
     TapHappyTalkError,
     redact,
 )
@@ -70,6 +71,9 @@ class OneLineErrorTap(Tap):
     # The streams that ended the last sync of this process with units failed, and how many
     # (`note_incomplete`); read once the SDK's `invoke` returns (its `sync_all` is final).
     incomplete: ClassVar[dict[str, int]] = {}
+    # The signal that stopped the last sync of this process early (`note_stopped`), if any:
+    # a stopped run is not complete, and its exit code must not say it is.
+    stopped_by: ClassVar[str | None] = None
     # Every stream the tap has, for `--select`; and the ones `--select` chose in this process
     # (empty: the streams' own defaults). The subclass applies the choice to its streams.
     stream_names: ClassVar[tuple[str, ...]] = ()
@@ -146,7 +150,13 @@ class OneLineErrorTap(Tap):
         with cls._one_line_errors(config):
             cls._check_config(config, complete=not kwargs.get("about"))
             cls.incomplete = {}
+            cls.stopped_by = None
             super().invoke(**kwargs)
+            if cls.stopped_by:
+                raise StoppedError(
+                    f"{cls.stopped_by} stopped the run before the end of its range: the data is "
+                    "complete up to the final STATE written, and the next run resumes there"
+                )
             if cls.incomplete:
                 counts = ", ".join(f"{stream} {n}" for stream, n in cls.incomplete.items())
                 msg = (

@@ -49,6 +49,14 @@ class IncompleteDataError(TapHappyTalkError):
     """
 
 
+class StoppedError(TapHappyTalkError):
+    """A signal stopped the run before the end of its range.
+
+    What it read is complete up to its final STATE, and the rest is for the next run. The
+    command line says so in one line and exits with 1: the data is not complete.
+    """
+
+
 # A run's exit code when it ended with units set aside (`IncompleteDataError`).
 INCOMPLETE_EXIT_CODE = 3
 

@@ -68,6 +68,7 @@ class TapHappyTalk(OneLineErrorTap):
             self.logger.warning("Second %s: stopping now", signal.Signals(signum).name)
             sys.exit(1)
         self._stopping = True
+        type(self).stopped_by = signal.Signals(signum).name
         self.logger.info(
             "%s: stopping after the record being written; the final STATE says where the "
             "next run resumes",

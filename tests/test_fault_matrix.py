@@ -16,7 +16,7 @@ SET_ASIDE = "incomplete \\(exit 3\\), units set aside, resumed"
 UNCONFIRMED = (
     "completed, the day taken as empty for now \\(unconfirmed\\), the day came with the next run"
 )
-STOPPED = "stopped \\(exit 0\\), resumed from its last STATE"
+STOPPED = "stopped \\(exit 1\\), resumed from its last STATE"
 KILLED = "stopped \\(killed\\), resumed from its last STATE"
 PROMPT_STOP_SECONDS = 5.0
 # The row that loses a record on purpose: a run that reads up to the current second passes by
@@ -64,7 +64,7 @@ DECIDED = {
     CONTRAST: (121, "completed, the next run passed the late event by"),
     "a hanging request, then SIGTERM": (
         120,
-        "stopped in (?P<seconds>[0-9.]+) s \\(exit 0\\), resumed from its last STATE",
+        "stopped in (?P<seconds>[0-9.]+) s \\(exit 1\\), resumed from its last STATE",
     ),
     **{f"SIGTERM at a random point ({n})": (120, STOPPED) for n in (1, 2, 3)},
     **{f"SIGKILL at a random point ({n})": (120, KILLED) for n in (1, 2, 3)},

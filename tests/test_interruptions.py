@@ -56,7 +56,7 @@ def test_resuming_from_the_last_state_loses_nothing_and_resends_at_most_one_wind
             before, returncode = run_until_stopped(tmp_path, config, stop_after, stop)
             assert len(before) < total_lines, "the tap finished before it was stopped"
             if stop == signal.SIGTERM:
-                assert returncode == 0  # a graceful stop, with a final STATE
+                assert returncode == 1  # a graceful stop, with a final STATE: incomplete
                 assert before[-1]["type"] == "STATE"
                 final = before[-1]["value"]["bookmarks"]["service_history"]
                 resume_at = final["replication_key_value"]
@@ -132,7 +132,7 @@ def test_a_stop_during_a_pause_sends_nothing_more(tmp_path):
             output, _ = process.communicate(timeout=30)
             took = time.monotonic() - stopped_at
 
-    assert process.returncode == 0
+    assert process.returncode == 1  # stopped before the end: incomplete, and said so
     assert took < 5
     assert [r for r in server.requests if r.received_at > stopped_at] == []
     assert parse_messages(output.decode())[-1]["type"] == "STATE"

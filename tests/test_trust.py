@@ -154,7 +154,12 @@ def test_sigterm_or_ctrl_c_ends_the_run_promptly_while_a_request_hangs(
         process.kill()
         pytest.fail(f"{stop.name} did not end the run while a request was in flight")
 
-    assert process.returncode == 0, stderr
+    # Stopped before the end of its range: the data is not complete, and the exit code and one
+    # line say so.
+    assert process.returncode == 1, stderr
+    errors = [line for line in stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, stderr
+    assert f"{stop.name} stopped the run before the end of its range" in errors[0]
     messages = parse_messages(stdout)
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     states = [m["value"] for m in messages if m["type"] == "STATE"]
