@@ -115,6 +115,9 @@ def build(
             "--log-path",
             str(Path(scratch) / "logs"),
             "--no-use-colors",
+            # The folder's files may have been replaced by other data since the last build:
+            # incremental models would keep rooms outside their lookback from the old files.
+            "--full-refresh",
         ]
         if dbt_vars:
             command += ["--vars", json.dumps(dbt_vars)]

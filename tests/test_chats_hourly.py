@@ -213,7 +213,7 @@ def test_a_room_open_longer_than_the_recheck_period_is_given_up_with_a_warning(t
     given_up = [line for line in warnings(second) if "given up" in line]
     assert len(given_up) == 2, given_up  # one per stream, each its own progress
     warning = given_up[0]
-    assert "chat_rooms: 1 units given up" in warning
+    assert "chat_rooms: 1 unit given up" in warning
     assert "1 open (rooms still open open_room_recheck_days (2) after opening" in warning
     assert '"metric":"units_given_up","value":1' in second.stderr
     assert '"why":"open"' in second.stderr

@@ -93,7 +93,7 @@ def test_a_broken_answer_sets_its_window_aside_and_the_next_run_sends_it(
     (aside,) = [line for line in run.stderr.splitlines() if "set aside, asked again" in line]
     assert "2024-03-02 00:00:00..23:59:59" in aside
     assert message in aside
-    (held,) = [line for line in run.stderr.splitlines() if "units set aside (failed)" in line]
+    (held,) = [line for line in run.stderr.splitlines() if "set aside (failed)" in line]
     assert "window 2024-03-02 00:00:00..23:59:59" in held
     assert SECRET not in run.stdout + run.stderr
     # Every other window is delivered, and the state holds the failed one to ask again.

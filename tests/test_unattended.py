@@ -91,7 +91,7 @@ def test_a_room_failing_in_every_run_holds_back_no_other_and_comes_whole_once_he
     assert [r["id"] for r in sent(runs[0], ROOMS)][:1] == [first_room]
     assert len(sent(runs[0], ROOMS)) == 2
     assert len(sent(runs[1], ROOMS)) == len(sent(runs[2], ROOMS)) == 1
-    (held,) = [line for line in warnings(runs[2]) if "chat_rooms: 1 units set aside" in line]
+    (held,) = [line for line in warnings(runs[2]) if "chat_rooms: 1 unit set aside" in line]
     assert f"room {bad}" in held
     assert '"metric":"units_set_aside","value":1' in runs[2].stderr
     # Healed: sent whole, room and messages; nothing is held; the run is complete.
@@ -163,8 +163,8 @@ def test_a_unit_failing_past_set_aside_days_is_given_up_once(tmp_path):
 
     assert first.returncode == 3
     assert second.returncode == 3, second.stderr  # the run that gives data up says so
-    (line,) = [line for line in warnings(second) if "units given up" in line]
-    assert "service_history: 1 units given up" in line
+    (line,) = [line for line in warnings(second) if "given up, no longer asked again" in line]
+    assert "service_history: 1 unit given up" in line
     assert "set_aside_days (2)" in line
     assert "window 2024-03-02 00:00:00..23:59:59" in line
     assert '"metric":"units_given_up","value":1' in second.stderr

@@ -133,9 +133,9 @@ class HappyTalkStream(ExplainedErrorsStream):
             given_up = progress.take_given_up()
             if given_up:
                 self.logger.warning(
-                    "%s: %d units given up, no longer asked again: %s",
+                    "%s: %s given up, no longer asked again: %s",
                     stream,
-                    len(given_up),
+                    _units(len(given_up)),
                     "; ".join(self._given_up_words(given_up)),
                 )
                 log_units(stream, ProgressMetric.UNITS_GIVEN_UP, _by_why(given_up))
@@ -144,10 +144,10 @@ class HappyTalkStream(ExplainedErrorsStream):
             failed = progress.pending(Why.FAILED)
             if failed:
                 self.logger.warning(
-                    "%s: %d units set aside (failed): %s; the data is incomplete: every later "
+                    "%s: %s set aside (failed): %s; the data is incomplete: every later "
                     "run asks them again, for at most set_aside_days (%d) since each first failed",
                     stream,
-                    len(failed),
+                    _units(len(failed)),
                     _named(failed),
                     self.bounds.failed_for.days,
                 )
@@ -384,3 +384,8 @@ def _window_words(pending: Pending) -> str:
         seconds=1
     )
     return f"window {pending.unit.start:%Y-%m-%d %H:%M:%S}..{last:%H:%M:%S}"
+
+
+def _units(count: int) -> str:
+    """`1 unit`, `2 units`: the count in the logs' words."""
+    return "1 unit" if count == 1 else f"{count} units"

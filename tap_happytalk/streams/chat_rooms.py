@@ -337,11 +337,12 @@ class ChatRoomsStream(HappyTalkStream):
         """Rooms read unsettled but too old to be read again: how many, once a run."""
         if progress.too_old:
             self.logger.info(
-                "%s: %s rooms read were still open (or closed and not yet rated) but opened "
+                "%s: %s read %s still open (or closed and not yet rated) but opened "
                 "open_room_recheck_days (%d) ago or more: sent as they are now, not read "
                 "again; a larger open_room_recheck_days reads such rooms again",
                 self.name,
-                f"{len(progress.too_old):,}",
+                "1 room" if len(progress.too_old) == 1 else f"{len(progress.too_old):,} rooms",
+                "was" if len(progress.too_old) == 1 else "were",
                 self.bounds.open_for.days,
             )
 
