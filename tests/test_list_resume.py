@@ -436,3 +436,22 @@ def test_a_state_written_before_the_place_in_the_list_is_read_with_none():
     mark = read_mark("chat_rooms", state, KST, dt.datetime(2024, 3, 1, 6, tzinfo=dt.timezone.utc))
     assert mark.point_in_list is None
     assert mark.to_state() == state
+
+
+@pytest.mark.parametrize("shift", range(0, 120, 7))
+def test_a_second_of_19_rooms_anywhere_after_the_point_is_read_on_not_in_two_passes(shift):
+    """Wherever page boundaries fall, the next answer reaches past a second of up to 19."""
+    rooms = spread(600, 0, 86_400, tie_every=1000)
+    sim, where, split, end = first_then_rest(rooms, 12, 16, ties=random.Random(shift))
+    group = where.rooms_before + shift
+    for room in sim.rooms[group : group + 19]:
+        room["reg_date"] = sim.rooms[group]["reg_date"]
+    day = list_window(sim.fetch, DayWindow(split, end), where)
+
+    want = {
+        r["id"]
+        for r in sim.rooms
+        if split.strftime("%F %T") <= r["reg_date"] < end.strftime("%F %T")
+    }
+    assert {room["id"] for room in day.rooms} == want
+    assert day.resumed

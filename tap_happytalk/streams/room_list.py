@@ -62,8 +62,9 @@ without a second, when two things hold:
   from the point on lies strictly inside one answer, a second straddling a page boundary
   included. A room present when the answer over its second was given cannot be missed; a room
   leaving or joining between answers only moves where the next one starts, which the chain
-  checks. When an answer does not start before the last second of the one before, or a second
-  fills a whole answer (49 rooms or more), the day is read in two passes instead.
+  checks. When an answer does not start before the last second of the one before, or reach
+  past it (a second at an answer's end of up to 19 rooms always is reached past; of more, it
+  depends on where the page sizes up to 50 put boundaries), the day is read in two passes.
 """
 
 from __future__ import annotations
