@@ -16,10 +16,12 @@
    peak RSS over 3 and 10 days (and 30 days without latency), which should not grow with the
    days.
 6. The chat streams run hourly: 2,000 rooms a day, 2% stuck open; a backfill of yesterday and
-   today, then the run an hour later, resumed from the first run's STATE: its list pages and
-   room reads against the rooms opened in the hour plus the open-room set it resumed with,
-   the reads the grace for late ratings costs, its wall time at 8 in flight with 100 ms
-   answers, and its peak RSS.
+   today, then the run an hour later, resumed from the first run's STATE: its list pages
+   (read on from the first run's point, and, from the same state less `point_in_list`, today
+   listed whole in two passes, as before) and room reads against the rooms opened in the hour
+   plus the open-room set it resumed with, the reads the grace for late ratings costs, its wall
+   time at 8 in flight with 100 ms answers, and its peak RSS. Then the same list pages late in
+   a day, whatever the hour the bench runs at: yesterday read to 22:00, then the run to 23:00.
 7. Adaptive concurrency against a server with a capacity C (2, 8, 32): it serves C requests at
    once at its latency, queues the rest and answers 503 to one queued too long. For each C,
    the wall time of the adaptive tap (ceiling 32), of the best fixed setting found by sweeping
@@ -620,10 +622,30 @@ def hourly_run(
 
 
 def open_room_count(state: dict[str, Any]) -> int | None:
-    """How many rooms the state's open-room set holds; None for a state without one."""
+    """How many rooms the state holds to read again; None for a state without such a list.
+
+    Its room units (`ask_again`), or the `open_rooms` of an older state.
+    """
     bookmark = state.get("bookmarks", {}).get("chat_rooms", {})
-    rooms = bookmark.get("open_rooms") if isinstance(bookmark, dict) else None
+    if not isinstance(bookmark, dict):
+        return None
+    units = bookmark.get("ask_again")
+    if isinstance(units, list):
+        return sum(1 for unit in units if isinstance(unit, dict) and unit.get("unit") == "room")
+    rooms = bookmark.get("open_rooms")
     return len(rooms) if isinstance(rooms, (list, dict)) else None
+
+
+def without_point_in_list(state: dict[str, Any]) -> dict[str, Any]:
+    """The state less where the point stands in the day's list, as the tap wrote it before.
+
+    A run from it lists today whole, in two passes.
+    """
+    bookmarks = {
+        stream: {key: value for key, value in bookmark.items() if key != "point_in_list"}
+        for stream, bookmark in state.get("bookmarks", {}).items()
+    }
+    return {**state, "bookmarks": bookmarks}
 
 
 def hourly(config_dir: Path) -> list[str]:
@@ -663,6 +685,11 @@ def hourly(config_dir: Path) -> list[str]:
         state = json.loads(first.last_state)["value"] if first.last_state else {}
         second = hourly_run(server, catalog, first_day, second_end, state)
         requests = server.requests[asked:]
+        asked = len(server.requests)
+        # The same run as before the point's place in the list was kept (nothing has changed
+        # on the server since): today's list read whole, in two passes.
+        hourly_run(server, catalog, first_day, second_end, without_point_in_list(state))
+        pages_before = sum(r.path == CHAT_ROOM_LISTS_PATH for r in server.requests[asked:])
     messages = sum(len(room["message"]) for room in backfill)
     check(
         first.by_stream == {"chat_rooms": len(backfill), "chat_messages": messages},
@@ -670,6 +697,8 @@ def hourly(config_dir: Path) -> list[str]:
         f"{messages} messages",
     )
     read = [r.room_id for r in requests if r.path == CHAT_DATA_PATH]
+    today = wall_clock(dt.datetime.combine(second_end.date(), dt.time()))
+    listed_today = sum(today <= life.opened_at < wall_clock(first_end) for life in lives)
     pages = sum(r.path == CHAT_ROOM_LISTS_PATH for r in requests)
     check(new <= set(read), f"hourly: {len(new - set(read))} new rooms were not read")
     in_set = open_room_count(state)
@@ -698,7 +727,11 @@ def hourly(config_dir: Path) -> list[str]:
             f"{hour.closed} closed, {hour.rated} rated"
         ),
         f"   second run, an hour later, from the first's final STATE (to {second_end:%H:%M} KST)",
-        row("room-list pages", f"{pages:,}"),
+        row("today's rooms opened before the first run's end", f"{listed_today:,}"),
+        row(
+            "room-list pages, today listed whole in two passes", f"{pages_before:,}", "   (before)"
+        ),
+        row("room-list pages, read on from the first run's point", f"{pages:,}", "   (after)"),
         row("room reads (chat_data)", f"{len(read):,}"),
         row("new rooms (opened since the first run's end)", f"{len(new):,}"),
         row(
@@ -731,6 +764,59 @@ def hourly(config_dir: Path) -> list[str]:
             "         the grace by its clock re-reads none of those; the line after is the "
             "grace's hourly cost"
         ),
+    ]
+
+
+LATE_FIRST_END, LATE_SECOND_END = 22, 23  # o'clock: the hour read late in a day
+
+
+def late_in_the_day(config_dir: Path) -> list[str]:
+    """Section 6, late in a day: list pages of two passes over the day, and read on from the point.
+
+    Whatever the hour in Korea as the bench runs, the day is yesterday's. Its rooms up to
+    22:00 are read; then those of 22:00 to 23:00 open, and the run to 23:00 from the first's
+    STATE is made twice: as the tap does now, reading the list on from where the first run
+    stopped, and from the same state less `point_in_list`, as before.
+    """
+    catalog = chats_catalog(config_dir)
+    day = korea_now().date() - dt.timedelta(days=1)
+    midnight = dt.datetime.combine(day, dt.time())
+    first_end = midnight + dt.timedelta(hours=LATE_FIRST_END)
+    second_end = midnight + dt.timedelta(hours=LATE_SECOND_END)
+    rooms = sample_rooms(day, 1, HOURLY_ROOMS_PER_DAY, HOURLY_MESSAGES_PER_ROOM)
+    early = [r for r in rooms if r["chat"]["reg_date"] < wall_clock(first_end)]
+    hour = [
+        r for r in rooms if wall_clock(first_end) <= r["chat"]["reg_date"] < wall_clock(second_end)
+    ]
+    with LocalHappyTalk(rooms=early, latency_seconds=HOURLY_LATENCY) as server:
+        first = hourly_run(server, catalog, day, first_end, {})
+        check(bool(first.last_state), "hourly, late in a day: the tap printed no STATE")
+        state = json.loads(first.last_state)["value"] if first.last_state else {}
+        server.chats.add_rooms(hour)
+        asked = len(server.requests)
+        hourly_run(server, catalog, day, second_end, state)
+        after = server.requests[asked:]
+        asked = len(server.requests)
+        hourly_run(server, catalog, day, second_end, without_point_in_list(state))
+        before = server.requests[asked:]
+    new = {room["chat"]["id"] for room in hour}
+    for run in (after, before):
+        read = {r.room_id for r in run if r.path == CHAT_DATA_PATH}
+        check(new <= read, f"hourly, late in a day: {len(new - read)} new rooms were not read")
+
+    def pages(requests: list[Any]) -> str:
+        return f"{sum(r.path == CHAT_ROOM_LISTS_PATH for r in requests):,}"
+
+    def row(label: str, value: str, note: str = "") -> str:
+        return f"   {label:<56}{value:>7}{note}"
+
+    return [
+        (
+            f"   late in a day: {day} read to {LATE_FIRST_END}:00 KST ({len(early):,} rooms), "
+            f"then the run to {LATE_SECOND_END}:00 from its STATE ({len(hour)} new rooms)"
+        ),
+        row("room-list pages, the day listed whole in two passes", pages(before), "   (before)"),
+        row("room-list pages, read on from the first run's point", pages(after), "   (after)"),
     ]
 
 
@@ -876,6 +962,7 @@ def main() -> None:
             lines += chats(Path(scratch), repeat)
         if only in (None, "hourly"):
             lines += hourly(Path(scratch))
+            lines += late_in_the_day(Path(scratch))
         if only in (None, "capacity"):
             lines += capacity(Path(scratch))
     print("\n".join(lines))

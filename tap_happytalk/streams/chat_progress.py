@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from tap_happytalk.progress import Kind, Unit, Why
 from tap_happytalk.streams import open_rooms
+from tap_happytalk.streams.room_list import ListedDay
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from tap_happytalk.progress import Bounds
     from tap_happytalk.streams.chat_state import ChatMark
-    from tap_happytalk.streams.room_list import ListedDay
+    from tap_happytalk.streams.room_list import PointInList
     from tap_happytalk.streams.unit_failures import UnitFailed
     from tap_happytalk.windows import DayWindow
 
@@ -31,6 +32,8 @@ class Day:
     unit: Unit
     again: bool
     listed: ListedDay | UnitFailed | None = None
+    # Where its start stands in its list, as a run that stopped there saw it: read on from it.
+    resume: PointInList | None = None
     read: list[dict[str, Any]] = field(default_factory=list)  # rooms read, as records
     vanished: list[Unit] = field(default_factory=list)  # rooms HappyTalk did not know
     failed: list[Unit] = field(default_factory=list)  # rooms that kept failing
@@ -145,8 +148,26 @@ class ChatProgress:
             for unit in day.failed if mine else ():
                 mark.progress.set_aside(unit, Why.FAILED, now, bounds=self.bounds)
 
+    def find_resume_points(self, days: list[Day]) -> None:
+        """Read each new day on from where its start stands in its list, if a stream knows it.
+
+        That is the point of a stream that stopped inside the day (`Day.resume`).
+        """
+        for day in days:
+            if not day.again:
+                known = [m.point_in_list for m in self.marks if m.point == day.unit.start]
+                day.resume = next((where for where in known if where is not None), None)
+
     def walked(self, day: Day) -> None:
-        """A day of the walk is done: every stream's point moves past it."""
+        """A day of the walk is done: every stream's point moves past it.
+
+        A stream whose point is now the day's end remembers where that stands in the day's
+        list, when the list says (a point inside a day, read whole); otherwise it forgets.
+        """
         if not day.again:
+            end = day.unit.end or day.unit.start
+            where = day.listed.point_after if isinstance(day.listed, ListedDay) else None
             for mark in self.marks:
-                mark.progress.done(day.unit.end or day.unit.start)
+                mark.progress.done(end)
+                if mark.point == end:
+                    mark.point_in_list = where

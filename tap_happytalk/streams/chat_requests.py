@@ -71,7 +71,7 @@ def day_requests(
 
     def ask_list(day: Day) -> Day:
         try:
-            day.listed = list_rooms(client, day.window)
+            day.listed = list_rooms(client, day.window, day.resume)
         except (HappyTalkUnavailableError, HappyTalkResponseError) as error:
             day.listed = _failed(client, error)
         return day

@@ -141,6 +141,7 @@ class ChatRoomsStream(HappyTalkStream):
         rooms, again = progress.due(now, before=start)
         days = [Day(self._day_window(unit), unit, again=True) for unit in again]
         days += [Day(window, self._window_unit(window), again=False) for window in windows]
+        progress.find_resume_points(days)
         self._records = RoomRecords(
             RowConverter(settings.zone, frozenset(ROOM_SCHEMA["properties"])),
             RowConverter(settings.zone, frozenset(self._messages_schema()["properties"])),
@@ -301,12 +302,14 @@ class ChatRoomsStream(HappyTalkStream):
         self._checkpoint(progress.marks)
         if isinstance(listed, ListedDay):
             self.logger.debug(
-                "Rooms of %s%s: %d (%d %s of its list)",
+                "Rooms of %s%s: %d (%s of its list, %d pages)",
                 day.window,
                 " (asked again)" if day.again else "",
                 len(listed.rooms),
-                listed.passes,
-                "pass" if listed.passes == 1 else "passes",
+                "read on from the point"
+                if listed.resumed
+                else f"{listed.passes} {'pass' if listed.passes == 1 else 'passes'}",
+                listed.requests,
             )
         self._meter.unit_done(day.window.start.date())
         if stop:

@@ -15,21 +15,34 @@ out or added later without moving the other (a stream added later backfills from
 
 `replication_key_value` is the opening time from which rooms are still to be read; a window
 unit is a day whose room list is to be asked again, a room unit a room to read again by id.
+
+When the point lies inside a day (an hourly run stopped there), the state also says where it
+stood in that day's room list, so that the next run reads the list on from there
+(`tap_happytalk.streams.room_list`):
+
+     "point_in_list": {"point": "2024-03-08T14:55:00+09:00", "rooms_before": 1612,
+                       "last_rooms": [{"id": "...", "reg_date": "2024-03-08T14:54:31+09:00"},
+                                      ...]}
+
+`rooms_before`: how many rooms of the day opened before the point; `last_rooms`: the last few
+of them, oldest first. A state without it (written before it existed, or for a point at
+midnight) has the day listed whole, in two passes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tap_happytalk.progress import ASK_AGAIN, LEGACY_OPEN_ROOMS, Progress
+from tap_happytalk.progress import ASK_AGAIN, LEGACY_OPEN_ROOMS, Progress, instant
 from tap_happytalk.settings import parse_instant
-
-if TYPE_CHECKING:
-    import datetime as dt
+from tap_happytalk.streams.room_list import PointInList
+from tap_happytalk.windows import API_FORMAT, to_instant, to_wall_clock
 
 REPLICATION_KEY = "reg_date"
+POINT_IN_LIST = "point_in_list"
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +58,9 @@ class ChatMark:
 
     stream: str
     progress: Progress
+    zone: dt.tzinfo
+    # Where the point stands in its day's room list, when it lies inside a day.
+    point_in_list: PointInList | None = None
     first_point: dt.datetime | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,7 +81,21 @@ class ChatMark:
         state: dict[str, Any] = {"replication_key": REPLICATION_KEY}
         if self.point is not None:
             state["replication_key_value"] = self.point.isoformat()
-        return state | self.progress.to_state()
+        state |= self.progress.to_state()
+        where = self.point_in_list
+        if where is not None and self.point is not None and self._aware(where.point) == self.point:
+            state[POINT_IN_LIST] = {
+                "point": self.point.isoformat(),
+                "rooms_before": where.rooms_before,
+                "last_rooms": [
+                    {"id": ident, "reg_date": self._aware(opened).isoformat()}
+                    for opened, ident in where.last
+                ],
+            }
+        return state
+
+    def _aware(self, wall_clock: str) -> dt.datetime:
+        return to_instant(datetime_of(wall_clock), self.zone)
 
 
 def read_mark(stream: str, state: dict[str, Any], zone: dt.tzinfo, now: dt.datetime) -> ChatMark:
@@ -82,7 +112,39 @@ def read_mark(stream: str, state: dict[str, Any], zone: dt.tzinfo, now: dt.datet
                 stream,
                 value,
             )
-    return ChatMark(stream, Progress.from_state(state, point, now))
+    progress = Progress.from_state(state, point, now)
+    return ChatMark(stream, progress, zone, read_point_in_list(state, point, zone))
+
+
+def read_point_in_list(
+    state: dict[str, Any], point: dt.datetime | None, zone: dt.tzinfo
+) -> PointInList | None:
+    """Where the state says its point stands in the day's list, or None: the day is listed whole.
+
+    None also for an entry that does not fit: for another point, a count its rooms do not fit,
+    rooms not before the point.
+    """
+    entry = state.get(POINT_IN_LIST)
+    if point is None or not isinstance(entry, dict) or instant(entry.get("point")) != point:
+        return None
+    before, rooms = entry.get("rooms_before"), entry.get("last_rooms")
+    if type(before) is not int or before < 0 or not isinstance(rooms, list):
+        return None
+    last: list[tuple[str, str]] = []
+    for room in rooms:
+        opened = instant(room.get("reg_date")) if isinstance(room, dict) else None
+        ident = room.get("id") if isinstance(room, dict) else None
+        if opened is None or not isinstance(ident, str) or not ident or opened >= point:
+            return None
+        last.append((to_wall_clock(opened, zone).strftime(API_FORMAT), ident))
+    if len(last) > before or (before and not last) or last != sorted(last, key=lambda r: r[0]):
+        return None
+    return PointInList(to_wall_clock(point, zone).strftime(API_FORMAT), before, tuple(last))
+
+
+def datetime_of(wall_clock: str) -> dt.datetime:
+    """HappyTalk's `Y-m-d H:i:s`, naive."""
+    return dt.datetime.strptime(wall_clock, API_FORMAT)  # noqa: DTZ007 - naive wall clock
 
 
 def upgraded(state: dict[str, Any]) -> dict[str, Any]:

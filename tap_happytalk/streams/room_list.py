@@ -42,10 +42,34 @@ What is not covered: the same room leaving and joining again. Rooms opened after
 asked for (today's newest, while the tap pages) are left out of the comparison: the list is in
 opening order, so they join at its end and shift nothing before them. Every room seen in any
 answer is kept, even one that left the list later.
+
+Resuming a day read in part (an hourly run later the same day). A run that read a day up to a
+point remembers where the point stood in the list (`PointInList`: how many rooms opened before
+it, and the last few of them). The next run, whose window starts at that point, asks first for
+a page holding those rooms and the position after them, and reads on from there in ONE pass,
+without a second, when two things hold:
+- The overlap: that page shows the remembered rooms at their positions (their opening times in
+  order, and the rooms of each second that lies whole among them, whatever their order), and
+  after them a room opened at the point or later (or the list's end): the rooms before the
+  point are as many as before. Otherwise a room left or joined before the point, and the day is
+  read as above, in two passes.
+- The chain (`unproven_from`): each answer is a snapshot of the sorted list, so it shows every
+  room then listed whose opening time lies strictly between its first room's and its last's
+  (strictly after its first room's when it reaches the list's end; from the list's start on a
+  first page), whatever the order of ties. The first answer starts before the point (the
+  overlap); each next one is asked to start before the last second of the one before (a room
+  of an earlier second, with one place to spare for a room leaving meanwhile), so every second
+  from the point on lies strictly inside one answer, a second straddling a page boundary
+  included. A room present when the answer over its second was given cannot be missed; a room
+  leaving or joining between answers only moves where the next one starts, which the chain
+  checks. When an answer does not start before the last second of the one before, or reach
+  past it (a second at an answer's end of up to 19 rooms always is reached past; of more, it
+  depends on where the page sizes up to 50 put boundaries), the day is read in two passes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -54,6 +78,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tap_happytalk.answers import room_list_page
 from tap_happytalk.endpoints import ROOM_LIST
 from tap_happytalk.errors import UnreadableDayError
+from tap_happytalk.windows import API_FORMAT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,6 +90,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50  # HappyTalk's largest page
 MAX_PASSES = 5  # passes of one day while its list keeps changing, before the run gives up
 MAX_PAGES = 10_000  # 500,000 rooms in a day: past that, the list is taken to be endless
+LAST_ROOMS = 5  # rooms before a point remembered, to find it again in the next run's list
 
 Order = Literal["asc", "desc"]  # HappyTalk's sort_value: oldest or newest first
 
@@ -82,9 +108,70 @@ class ListedDay:
     tie_reads: int = 0  # answers asked to read a tie group whole
     # Answered successfully without data: taken as empty for now, asked again later.
     unconfirmed: bool = False
+    resumed: bool = False  # read on from the point in one pass, not in two passes
+    # Where the window's end stands in the day's list, for a run that starts there.
+    point_after: PointInList | None = None
 
 
-def list_rooms(client: HappyTalkClient, window: DayWindow) -> ListedDay:
+@dataclass(frozen=True)
+class PointInList:
+    """Where a point stood in its day's list when a run last read it.
+
+    `point`: the first second not read (wall clock, `Y-m-d H:i:s`); `rooms_before`: how many
+    rooms of the day opened before it; `last`: the last of them, `(reg_date, id)`, oldest
+    first, at positions `rooms_before - len(last)` to `rooms_before - 1` (none only when
+    `rooms_before` is 0).
+    """
+
+    point: str
+    rooms_before: int
+    last: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One answer of a day's list: where it starts, its rooms' opening times, if it ends it."""
+
+    offset: int  # the position of its first room, from 0
+    opened: tuple[str, ...]  # reg_date of each room, as listed
+    ends: bool  # it reaches the list's end (fewer rooms than asked, or total_count)
+    ids: tuple[str, ...] = ()  # each room's id, as listed
+
+
+def unproven_from(snapshots: list[Snapshot], point: str) -> str | None:
+    """The earliest opening time from `point` on that the answers do not prove shown; None: none.
+
+    Each answer shows every room listed at that moment whose opening time lies strictly
+    between its first room's and its last's; from the list's start (a first page) and to the
+    list's end (`ends`) those bounds fall away. Every room opened at `point` or later and before
+    the time returned lay inside one answer. An answer out of order proves nothing.
+    """
+    if any(list(s.opened) != sorted(s.opened) for s in snapshots):
+        return point
+    frontier = point
+    while True:
+        furthest: str | None = None
+        for snapshot in snapshots:
+            if not snapshot.opened:
+                if snapshot.offset == 0 and snapshot.ends:
+                    return None  # the whole list, empty
+                continue
+            low = "" if snapshot.offset == 0 else snapshot.opened[0]
+            if low >= frontier:
+                continue
+            if snapshot.ends:
+                return None
+            high = snapshot.opened[-1]
+            if high > frontier and (furthest is None or high > furthest):
+                furthest = high
+        if furthest is None:
+            return frontier
+        frontier = furthest
+
+
+def list_rooms(
+    client: HappyTalkClient, window: DayWindow, resume: PointInList | None = None
+) -> ListedDay:
     """The rooms opened in `window`, asked of HappyTalk a page at a time (`list_window`).
 
     Raises:
@@ -113,19 +200,30 @@ def list_rooms(client: HappyTalkClient, window: DayWindow) -> ListedDay:
             read=lambda body: room_list_page(body, what, page, limit),
         )
 
-    return list_window(fetch, window)
+    return list_window(fetch, window, resume)
 
 
-def list_window(fetch: Callable[[int, int, Order], RoomListPage], window: DayWindow) -> ListedDay:
+def list_window(
+    fetch: Callable[[int, int, Order], RoomListPage],
+    window: DayWindow,
+    resume: PointInList | None = None,
+) -> ListedDay:
     """Every room opened in `window`, through every page of its day, until two passes agree.
 
-    `fetch(page, limit, order)` asks HappyTalk for one page of the window's day.
+    `fetch(page, limit, order)` asks HappyTalk for one page of the window's day. With `resume`
+    (where the window's start stood in the list when a run last read it), the list is read on
+    from there in one pass if the overlap and the chain hold (see the module's note), else
+    whole, as without it.
 
     Raises:
         UnreadableDayError: The list kept changing for `MAX_PASSES` passes, a page repeated
             the one before it, or a tie group could not be read whole.
     """
     reader = _Reader(fetch, window)
+    if resume is not None and resume.point == window.api_start and window.start.time() != dt.time():
+        resumed = reader.resume(resume)
+        if resumed is not None:
+            return resumed
     previous: _Pass | None = None
     for passes in range(1, MAX_PASSES + 1):
         current = reader.read_pass()
@@ -133,13 +231,13 @@ def list_window(fetch: Callable[[int, int, Order], RoomListPage], window: DayWin
             # Rooms listed before, then a first page without data: a glitch, not a snapshot.
             raise UnreadableDayError(reader.day, "answered without data after listing rooms")
         if len(current.pages) == 1:
-            return reader.listed(passes)
+            return reader.listed(passes, current.point_after(reader.window))
         if (
             previous is not None
             and current.agrees_with(previous)
             and reader.read_ties(current, previous)
         ):
-            return reader.listed(passes)
+            return reader.listed(passes, current.point_after(reader.window))
         previous = current
     raise UnreadableDayError(reader.day, f"kept changing while it was read ({MAX_PASSES} passes)")
 
@@ -185,6 +283,24 @@ class _Pass:
     def straddling(self) -> list[str]:
         """The opening times whose rooms lie on more than one page (ties across a boundary)."""
         return [opened for opened, group in self.groups.items() if len(group.pages) > 1]
+
+    def point_after(self, window: DayWindow) -> PointInList | None:
+        """Where the window's end stands in this pass: the rooms opened up to its last second."""
+        if window.end.date() != window.start.date():
+            return None  # the next window is another day's
+        last_second = window.api_end
+        before = sorted(
+            (position, opened, ident)
+            for page in self.pages
+            for position, opened, ident in page
+            if opened <= last_second
+        )
+        count = before[-1][0] + 1 if before else 0
+        tail = before[-LAST_ROOMS:]
+        if [position for position, _, _ in tail] != list(range(count - len(tail), count)):
+            return None  # not one room a position: nothing to remember
+        point = window.end.strftime(API_FORMAT)
+        return PointInList(point, count, tuple((opened, ident) for _, opened, ident in tail))
 
     def agrees_with(self, previous: _Pass) -> bool:
         """The same opening times on every page, the same rooms in every group on one page.
@@ -312,7 +428,78 @@ class _Reader:
         )
         raise UnreadableDayError(self.day, problem)
 
-    def listed(self, passes: int) -> ListedDay:
+    def resume(self, memory: PointInList) -> ListedDay | None:
+        """The window's rooms read on from where `memory` says its start stands: one pass.
+
+        None when the overlap or the chain fails (see the module's note): read the day whole.
+        """
+        first = memory.rooms_before - len(memory.last)
+        span = _furthest_page(first, memory.rooms_before)
+        if span is None:  # pragma: no cover - LAST_ROOMS rooms and one more fit a page
+            return None
+        snapshot = self._snapshot(*span)
+        if snapshot is None or not _overlap_holds(snapshot, memory):
+            logger.debug(
+                "Rooms of %s: the list changed before %s: read whole", self.day, memory.point
+            )
+            return None
+        snapshots = [snapshot]
+        proven: str | None = None
+        for _ in range(MAX_PAGES):
+            unproven = unproven_from(snapshots, memory.point)
+            if unproven is None or unproven > self.window.api_end:
+                return self.listed(1, self._point_after(snapshots), resumed=True)
+            last = snapshots[-1]
+            stalled = proven is not None and unproven <= proven
+            if stalled or not last.opened or unproven != last.opened[-1]:
+                break  # no answer reaches past the last second: read whole
+            proven = unproven
+            span = _next_page(last)
+            snapshot = self._snapshot(*span) if span is not None else None
+            if snapshot is None:
+                break
+            snapshots.append(snapshot)
+        logger.debug(
+            "Rooms of %s: read on from %s, not proven whole: read whole", self.day, memory.point
+        )
+        return None
+
+    def _snapshot(self, page: int, limit: int) -> Snapshot | None:
+        """One answer as a snapshot; None for one without data (read the day whole)."""
+        listed = self.ask(page, limit, "asc")
+        if listed.unconfirmed:
+            return None
+        rooms = listed.rooms
+        offset = (page - 1) * limit
+        ends = len(rooms) < limit or (
+            listed.total is not None and offset + len(rooms) >= listed.total
+        )
+        opened = tuple(room["reg_date"] for room in rooms)
+        return Snapshot(offset, opened, ends, tuple(room["id"] for room in rooms))
+
+    def _point_after(self, snapshots: list[Snapshot]) -> PointInList | None:
+        """Where the window's end stands, from the latest answer that shows it."""
+        if self.window.end.date() != self.window.start.date():
+            return None  # the next window is another day's
+        last_second = self.window.api_end
+        for snapshot in reversed(snapshots):
+            rooms = list(zip(snapshot.opened, snapshot.ids, strict=True))
+            after = next(
+                (index for index, (opened, _) in enumerate(rooms) if opened > last_second), None
+            )
+            if after is None and not snapshot.ends:
+                continue
+            count = len(rooms) if after is None else after
+            if count == 0 and snapshot.offset > 0:
+                continue
+            tail = tuple(rooms[max(0, count - LAST_ROOMS) : count])
+            point = self.window.end.strftime(API_FORMAT)
+            return PointInList(point, snapshot.offset + count, tail)
+        return None
+
+    def listed(
+        self, passes: int, point_after: PointInList | None = None, *, resumed: bool = False
+    ) -> ListedDay:
         """The rooms seen that were opened in the window, oldest first; other days' counted."""
         day, first, last = self.day, self.window.api_start, self.window.api_end
         kept: list[dict[str, Any]] = []
@@ -325,7 +512,76 @@ class _Reader:
                 kept.append(room)
         kept.sort(key=lambda room: (room["reg_date"], room["id"]))
         unconfirmed = bool(self.unconfirmed) and not kept
-        return ListedDay(kept, strays, passes, self.requests, self.tie_reads, unconfirmed)
+        return ListedDay(
+            kept,
+            strays,
+            passes,
+            self.requests,
+            self.tie_reads,
+            unconfirmed,
+            resumed=resumed,
+            point_after=None if unconfirmed else point_after,
+        )
+
+
+def _furthest_page(first: int, last: int) -> tuple[int, int] | None:
+    """The (page, limit) of a page holding positions `first`..`last` that reaches furthest."""
+    best: tuple[int, int, int] | None = None  # (reach, page, limit)
+    for limit in range(last - first + 1, PAGE_SIZE + 1):
+        start = first // limit * limit
+        reach = start + limit - 1
+        if reach >= last and (best is None or reach > best[0]):
+            best = (reach, start // limit + 1, limit)
+    return None if best is None else (best[1], best[2])
+
+
+def _next_page(last: Snapshot) -> tuple[int, int] | None:
+    """The page to ask after `last`: it starts before `last`'s last second, and goes past it.
+
+    It starts at the last room of an earlier second, or one place before it (so that a room
+    leaving meanwhile still leaves one there); None if `last` holds one second alone.
+    """
+    earlier = [i for i, opened in enumerate(last.opened) if opened < last.opened[-1]]
+    if not earlier:
+        return None
+    after = last.offset + len(last.opened)
+    for start in (last.offset + earlier[-1] - 1, last.offset + earlier[-1]):
+        span = _furthest_page(max(start, 0), after)
+        if span is not None:
+            return span
+    return None
+
+
+def _overlap_holds(snapshot: Snapshot, memory: PointInList) -> bool:
+    """Whether the answer shows the rooms before the point as `memory` remembers them.
+
+    The remembered opening times at their positions, then one at the point or later (or the
+    list's end); and the rooms of each second that lies whole among the remembered ones (all
+    but the first, unless it opens the list), whatever their order.
+    """
+    first = memory.rooms_before - len(memory.last)
+    at = first - snapshot.offset
+    count = len(memory.last)
+    if at < 0 or len(snapshot.opened) < at + count:
+        return False
+    if list(snapshot.opened[at : at + count]) != [opened for opened, _ in memory.last]:
+        return False
+    after = at + count
+    if after < len(snapshot.opened):
+        if snapshot.opened[after] < memory.point:
+            return False
+    elif not snapshot.ends:
+        return False
+    shown = list(zip(snapshot.opened[at : at + count], snapshot.ids[at : at + count], strict=True))
+    for second in {opened for opened, _ in memory.last}:
+        if first > 0 and second == memory.last[0][0]:
+            continue  # it may begin before the remembered rooms
+        remembered = [ident for opened, ident in memory.last if opened == second]
+        if len(set(remembered)) != len(remembered):
+            continue  # remembered from a pass that listed one of them twice: unknown
+        if sorted(ident for opened, ident in shown if opened == second) != sorted(remembered):
+            return False
+    return True
 
 
 def _page_holding(first: int, last: int) -> tuple[int, int] | None:
