@@ -13,7 +13,8 @@ latency-based, after TCP Vegas, with a multiplicative decrease on errors:
   that merely vary would make the fastest one a base no later round comes near.
 - While a round stays within `GROW_RATIO` of the base, and the limit was used (as many in
   flight as allowed), the limit rises: doubling until the first sign of a queue (slow start),
-  then one per round.
+  then by about one per round trip (a round of `ROUND_MIN` answers at a low limit spans
+  several round trips, and adds as many).
 - A round `BACKOFF_RATIO` or more above the base means requests queue at HappyTalk: with
   `limit` in flight and answers `ratio` times slower, it serves about `limit / ratio` at
   once, and the limit drops to that, rounded up (a multiplicative decrease that lands where
@@ -159,7 +160,10 @@ class ConcurrencyController:
             self._set(lower, now, decreased=True)
         elif ratio <= GROW_RATIO:
             if used:
-                self._set(self.limit * 2 if self._slow_start else self.limit + 1, now)
+                # Past slow start, one more per round trip: a round of ROUND_MIN answers at a
+                # low limit spans several.
+                step = max(1, ROUND_MIN // self.limit)
+                self._set(self.limit * 2 if self._slow_start else self.limit + step, now)
         else:
             self._slow_start = False  # a queue is forming: near the capacity
 
