@@ -47,12 +47,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 START_LIMIT = 4  # where the run starts, the old fixed default, and latency's floor
-ROUND_MIN = 32  # answers a round needs at least: a median of fewer is mostly noise
+ROUND_MIN = 20  # answers a round needs at least: a median of fewer is mostly noise
 GROW_RATIO = 1.1  # a round this close to the base: no queue worth the name, rise
 BACKOFF_RATIO = 1.5  # a round this far above the base: requests queue, drop to the capacity
 ERROR_BACKOFF = 0.5  # overload (a 429, Retry-After, or errors past ERROR_SHARE): halve
 TRIM_SHARE = 0.1  # a round's latency: the mean of its answers without this share each end
 ERROR_SHARE = 0.1  # 5xx and timeouts past this share of a round's answers mean overload
+ERROR_MIN = 3  # and never fewer errors than this: two retries of one unit are not overload
 BASE_WINDOW_SECONDS = 30.0  # how long a round is remembered for the base
 
 
@@ -131,6 +132,8 @@ class ConcurrencyController:
     def _overloaded(self, outcome: Outcome) -> bool:
         """A 429 or `Retry-After`; or 5xx and timeouts past `ERROR_SHARE` of the last round.
 
+        Past that share, and never fewer than `ERROR_MIN`.
+
         A share, not each error: one unit that fails on every attempt, among many that
         answer, is that unit's trouble, not HappyTalk's load.
         """
@@ -142,7 +145,7 @@ class ConcurrencyController:
         self._recent_errors.append(error)
         while len(self._recent_errors) > self.round_size:
             self._recent_errors.popleft()
-        return error and sum(self._recent_errors) >= ERROR_SHARE * self.round_size
+        return error and sum(self._recent_errors) >= max(ERROR_MIN, ERROR_SHARE * self.round_size)
 
     def _judge_round(self, now: float) -> None:
         latency = _trimmed_mean(self._round)

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tap_happytalk.concurrency import (
+    ERROR_MIN,
     ERROR_SHARE,
     START_LIMIT,
     ConcurrencyController,
@@ -233,7 +234,7 @@ def test_a_429_halves_the_limit_once_per_overload():
 def test_5xx_and_timeouts_halve_the_limit_past_a_share_of_a_round():
     clock = Clock()
     controller = ConcurrencyController(32, start=16, clock=clock)
-    errors_needed = math.ceil(ERROR_SHARE * controller.round_size)
+    errors_needed = max(ERROR_MIN, math.ceil(ERROR_SHARE * controller.round_size))
     for error in range(errors_needed - 1):
         clock.now += 0.01
         controller.observe(Outcome.SERVER_ERROR if error % 2 else Outcome.TIMEOUT, 0.001, 16)
