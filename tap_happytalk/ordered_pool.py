@@ -17,6 +17,11 @@ Result = TypeVar("Result")
 
 # How often a consumer waiting for a result looks at the stop flag.
 STOP_POLL_SECONDS = 0.1
+# Items handed out ahead however low `ahead` falls (never more than `max_in_flight`): with an
+# allowance of 1, one item waiting out a backoff would hold every later one back, although
+# the pacer, not this pool, decides how many are sent. Memory stays bounded by
+# `max_in_flight`, as before.
+AHEAD_FLOOR = 4
 
 
 def map_in_order(
@@ -30,12 +35,13 @@ def map_in_order(
 
     At most `max_in_flight` results are pending and one is with the consumer, so memory
     follows the pool size, not the number of items. `ahead`, if given, says how many of
-    those may be pending now (the run's concurrency allowance, which changes as it goes):
-    items are handed out only while fewer are pending. The first exception is raised in item
-    order; one from `items` itself, after the results of the items it gave. When `stop` is
-    set, or the consumer stops early, the generator ends within `STOP_POLL_SECONDS`, without
-    waiting for calls in progress: they run on daemon threads, which the process does not
-    wait for when it exits, and their results are dropped.
+    those may be pending now (the run's concurrency allowance, which changes as it goes,
+    and never fewer than `AHEAD_FLOOR`): items are handed out only while fewer are pending.
+    The first exception is raised in item order; one from `items` itself, after the results
+    of the items it gave. When `stop` is set, or the consumer stops early, the generator ends
+    within `STOP_POLL_SECONDS`, without waiting for calls in progress: they run on daemon
+    threads, which the process does not wait for when it exits, and their results are
+    dropped.
     """
     remaining = iter(items)
     pending: deque[tuple[Item, Future[Result]]] = deque()
@@ -46,7 +52,7 @@ def map_in_order(
 
     def fill() -> None:
         """Hand out items while fewer than allowed are pending."""
-        allowed = max_in_flight if ahead is None else max(1, min(max_in_flight, ahead()))
+        allowed = max_in_flight if ahead is None else min(max_in_flight, max(AHEAD_FLOOR, ahead()))
         while not failed and len(pending) < allowed:
             try:
                 item = next(remaining)

@@ -3,7 +3,9 @@
 A long run (a backfill of years) would otherwise say nothing between its first line and its
 last, or a line for every window. One line every `EVERY_SECONDS` of wall time, and one at the
 end, say how many of the days planned are read, how many requests it took, how fast they go
-and how long the rest should take at that pace.
+and how long the rest should take at that pace; the last one also says how many requests the
+run found it could have in flight, at the end and at most (when it finds that, rather than
+being given a fixed number).
 
 Pure apart from the clock and the logger it is given: tests hand it their own.
 """
@@ -37,9 +39,14 @@ class ProgressLog:
         days: Iterable[dt.date],
         requests: Callable[[], int],
         logger: logging.Logger,
+        in_flight: Callable[[], tuple[int, int] | None] | None = None,
     ) -> None:
-        """Plan the run: `days`, a date per unit of work (a date may have several windows)."""
+        """Plan the run: `days`, a date per unit of work (a date may have several windows).
+
+        `in_flight`, if given, says the requests allowed in flight now and at most so far.
+        """
         self._stream = stream
+        self._in_flight = in_flight
         self._left = Counter(days)  # units not done yet, by date
         self._planned = len(self._left)
         self._done = 0
@@ -78,17 +85,22 @@ class ProgressLog:
         )
 
     def end(self) -> None:
-        """The run's last line: what was read, with how many requests, in how long."""
+        """The run's last line: what was read, with how many requests, in how long.
+
+        With `in_flight`: `, 12 in flight (peak 16)`, the level the run found.
+        """
         elapsed = self._clock() - self._started
         requests = self._requests()
+        level = self._in_flight() if self._in_flight is not None else None
         self._logger.info(
-            "%s: %s of %s days read, %s requests in %s (%s a minute)",
+            "%s: %s of %s days read, %s requests in %s (%s a minute)%s",
             self._stream,
             f"{self._done:,}",
             f"{self._planned:,}",
             f"{requests:,}",
             duration(elapsed),
             _per_minute(requests, elapsed),
+            "" if level is None else f", {level[0]} in flight (peak {level[1]})",
         )
 
     def _time_left(self, elapsed: float) -> str:

@@ -109,6 +109,11 @@ class HappyTalkClient:
         """How many requests the run may have in flight now (the pacer's allowance)."""
         return self._pacer.limit
 
+    def in_flight_level(self) -> tuple[int, int] | None:
+        """The allowance found now and its peak this run; None when it is fixed, not found."""
+        controller = self._pacer.controller
+        return None if controller is None else (controller.limit, controller.peak)
+
     def close(self) -> None:
         """Stop the run: requests waiting to retry or to be admitted give up at once."""
         self._stopping.set()

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
+import random
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_happytalk.concurrency import START_LIMIT, ConcurrencyController, Outcome
+from tap_happytalk.concurrency import (
+    ERROR_MIN,
+    ERROR_SHARE,
+    START_LIMIT,
+    ConcurrencyController,
+    Outcome,
+)
 
 
 @dataclass
@@ -34,6 +43,10 @@ class Simulation:
     ceiling: int = 32
     service: float = 0.1
     max_wait: float = 0.5
+    spread: str | None = None  # None: every answer takes `service`; else its distribution
+    seed: int = 0
+    failing_at: tuple[float, ...] = ()  # when a unit starts that fails every attempt (503)
+    max_retries: int = 5  # the tap's retries of a failing unit, with jittered backoff
     clock: Clock = field(default_factory=Clock)
     answered: list[tuple[float, Outcome]] = field(default_factory=list)  # (when, outcome)
     limits: list[tuple[float, int]] = field(default_factory=list)  # (when, limit after it)
@@ -45,6 +58,9 @@ class Simulation:
         self._serving = 0
         self._queue: list[float] = []  # send times, oldest first
         self.in_flight = 0
+        self._random = random.Random(self.seed)
+        self._failing_due: list[tuple[float, int]] = [(at, 0) for at in self.failing_at]
+        self._failing_sent: dict[float, int] = {}  # a failing attempt's send time: its number
 
     def run_until(self, end: float) -> None:
         self._send()
@@ -53,11 +69,17 @@ class Simulation:
             self.clock.now = when
             if what == "served":
                 self._serving -= 1
-                self._answer(Outcome.OK, sent)
+                if sent in self._failing_sent:
+                    self._answer(Outcome.SERVER_ERROR, sent)
+                    self._retry(self._failing_sent.pop(sent))
+                else:
+                    self._answer(Outcome.OK, sent)
                 self._serve_queue()
             elif what == "gave_up" and sent in self._queue:
                 self._queue.remove(sent)
                 self._answer(Outcome.SERVER_ERROR, sent)
+                if sent in self._failing_sent:
+                    self._retry(self._failing_sent.pop(sent))
             self._send()
         self.clock.now = end
 
@@ -77,9 +99,26 @@ class Simulation:
         self.answered.append((self.clock.now, outcome))
         self.limits.append((self.clock.now, self.controller.limit))
 
+    def _retry(self, attempt: int) -> None:
+        if attempt < self.max_retries:  # full jitter, as the tap's backoff
+            delay = self._random.uniform(0, 0.5 * 2**attempt)
+            self._failing_due.append((self.clock.now + delay, attempt + 1))
+            self._at(self.clock.now + delay, "retry", 0.0)
+
     def _send(self) -> None:
         while self.in_flight < self.controller.limit:
             self.in_flight += 1
+            due = [d for d in self._failing_due if d[0] <= self.clock.now]
+            if due:
+                self._failing_due.remove(due[0])
+                # A send time of its own, to know its answer by; the next sends come after.
+                self.clock.now += 1e-9
+                self._failing_sent[self.clock.now] = due[0][1]
+                self._queue.append(self.clock.now)
+                self._at(self.clock.now + self.max_wait, "gave_up", self.clock.now)
+                self._serve_queue()
+                self.clock.now += 1e-9
+                continue
             self._queue.append(self.clock.now)
             self._at(self.clock.now + self.max_wait, "gave_up", self.clock.now)
             self._serve_queue()
@@ -88,7 +127,15 @@ class Simulation:
         while self._queue and self._serving < self.capacity:
             sent = self._queue.pop(0)
             self._serving += 1
-            self._at(self.clock.now + self.service, "served", sent)
+            self._at(self.clock.now + self._service_time(), "served", sent)
+
+    def _service_time(self) -> float:
+        """How long one answer takes: `service`, or drawn around it with that mean."""
+        if self.spread == "exponential":
+            return self._random.expovariate(1 / self.service)
+        if self.spread == "lognormal":  # sigma 1: a long tail, as big bodies give
+            return self._random.lognormvariate(math.log(self.service) - 0.5, 1.0)
+        return self.service
 
     def _at(self, when: float, what: str, sent: float) -> None:
         heapq.heappush(self._events, (when, next(self._order), what, sent))
@@ -103,12 +150,13 @@ def test_it_rises_to_the_capacity_and_holds_there_without_errors():
         assert sim.errors() == 0, capacity
         steady = sim.limits_between(5.0, 30.0)
         assert min(steady) >= capacity, capacity  # never starves the server
-        assert max(steady) <= max(capacity + 2, capacity * 1.5), capacity  # a short queue
+        # A short queue; below its start (4), latency alone does not take the limit.
+        assert max(steady) <= max(capacity + 2, capacity * 1.5, START_LIMIT + 2), capacity
 
 
 def test_it_rises_above_its_start_quickly_by_doubling():
     sim = Simulation(32)
-    sim.run_until(1.0)  # ten round trips
+    sim.run_until(2.0)  # rounds of at least ROUND_MIN answers: 8 round trips at 4 in flight
     assert sim.controller.limit >= 4 * START_LIMIT
 
 
@@ -136,6 +184,37 @@ def test_a_capacity_that_falls_then_rises_is_followed_within_seconds():
     assert errors_after_the_fall <= 0.01 * len(sim.answered)
 
 
+def test_one_unit_failing_every_attempt_among_many_healthy_ones_keeps_the_limit():
+    # A room that answers 503 to each of its 6 attempts, a new one every 5 seconds.
+    sim = Simulation(16, failing_at=tuple(float(at) for at in range(5, 45, 5)))
+    sim.run_until(60.0)
+    assert sim.errors() == 8 * 6  # every attempt of every failing unit failed
+    assert min(sim.limits_between(5.0, 60.0)) >= 16
+    assert max(sim.limits_between(5.0, 60.0)) <= 16 * 1.5
+    assert sim.ok_per_second(5.0, 60.0) >= 0.95 * 16 / sim.service
+
+
+@pytest.mark.parametrize("spread", ["exponential", "lognormal"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_answer_times_that_vary_are_not_read_as_a_queue(spread, seed):
+    # No capacity limit: every request is served at once, in a time drawn around 100 ms.
+    sim = Simulation(10**6, spread=spread, seed=seed)
+    sim.run_until(60.0)
+    assert min(limit for _, limit in sim.limits) >= START_LIMIT  # never below the old fixed 4
+    # The old fixed 4 would serve about 4 / 0.1 a second, and a fixed 32 (the ceiling) 320.
+    assert sim.ok_per_second(0.0, 60.0) >= 0.5 * sim.ceiling / sim.service
+    assert sim.errors() == 0
+
+
+@pytest.mark.parametrize("spread", ["exponential", "lognormal"])
+def test_it_finds_the_capacity_when_answer_times_vary_too(spread):
+    sim = Simulation(8, spread=spread, max_wait=5.0)
+    sim.run_until(60.0)
+    assert sim.ok_per_second(10.0, 60.0) >= 0.8 * 8 / sim.service
+    assert max(sim.limits_between(10.0, 60.0)) <= 3 * 8  # a queue, but not the ceiling's
+    assert sim.errors() == 0
+
+
 def test_a_429_halves_the_limit_once_per_overload():
     clock = Clock()
     controller = ConcurrencyController(32, start=16, clock=clock)
@@ -143,12 +222,26 @@ def test_a_429_halves_the_limit_once_per_overload():
     controller.observe(Outcome.THROTTLED, 0.1, 16)
     assert controller.limit == 8
     # Sent before the halving: the same overload, already acted on.
+    controller.observe(Outcome.THROTTLED, 0.5, 16)
     controller.observe(Outcome.SERVER_ERROR, 0.5, 16)
     controller.observe(Outcome.TIMEOUT, 0.2, 16)
     assert controller.limit == 8
     clock.now = 2.0
-    controller.observe(Outcome.SERVER_ERROR, 0.5, 8)  # sent at 1.5, under the new limit
+    controller.observe(Outcome.THROTTLED, 0.5, 8)  # sent at 1.5, under the new limit
     assert controller.limit == 4
+
+
+def test_5xx_and_timeouts_halve_the_limit_past_a_share_of_a_round():
+    clock = Clock()
+    controller = ConcurrencyController(32, start=16, clock=clock)
+    errors_needed = max(ERROR_MIN, math.ceil(ERROR_SHARE * controller.round_size))
+    for error in range(errors_needed - 1):
+        clock.now += 0.01
+        controller.observe(Outcome.SERVER_ERROR if error % 2 else Outcome.TIMEOUT, 0.001, 16)
+    assert controller.limit == 16  # a few errors among a round: not yet overload
+    clock.now += 0.01
+    controller.observe(Outcome.SERVER_ERROR, 0.001, 16)
+    assert controller.limit == 8
 
 
 def test_errors_never_take_it_below_one():
@@ -160,18 +253,39 @@ def test_errors_never_take_it_below_one():
     assert controller.limit == 1
 
 
+def rounds(controller: ConcurrencyController, clock: Clock, latency: float, count: int = 1):
+    """`count` rounds of answers all `latency` seconds long, with the limit in use."""
+    for _ in range(count):
+        clock.now += latency  # every answer below was sent under the limit it judges
+        for _ in range(controller.round_size):
+            clock.now += 0.01
+            controller.observe(Outcome.OK, latency, controller.limit)
+
+
 def test_latency_well_above_the_base_drops_the_limit_to_what_is_served():
     clock = Clock()
-    controller = ConcurrencyController(32, start=8, clock=clock)
-    for _ in range(8):  # one round at the base latency, the limit used
-        clock.now += 0.1
-        controller.observe(Outcome.OK, 0.1, 8)
-    assert controller.limit == 16
+    controller = ConcurrencyController(32, clock=clock)
+    rounds(controller, clock, 0.1, 2)  # two rounds at the base latency: 4, 8, 16
+    assert controller.limit == 4 * START_LIMIT
     clock.now += 1.0
-    for _ in range(16):  # a round four times slower: about 4 served at once
-        clock.now += 0.01
-        controller.observe(Outcome.OK, 0.4, 16)
-    assert controller.limit == 4
+    rounds(controller, clock, 0.4)  # a round four times slower: about 4 served at once
+    assert controller.limit == START_LIMIT
+
+
+def test_latency_alone_never_takes_the_limit_below_its_start():
+    clock = Clock()
+    controller = ConcurrencyController(32, clock=clock)
+    rounds(controller, clock, 0.1, 2)
+    assert controller.limit == 4 * START_LIMIT
+    clock.now += 1.0
+    rounds(controller, clock, 1.6)  # sixteen times slower: 1 served at once, or a slow day
+    assert controller.limit == START_LIMIT
+    rounds(controller, clock, 5.0, 3)  # slower still
+    assert controller.limit >= START_LIMIT
+    clock.now += 10.0
+    before = controller.limit
+    controller.observe(Outcome.THROTTLED, 0.1, before)  # errors may go below it
+    assert controller.limit == before // 2
 
 
 def test_an_allowance_not_used_is_not_raised():

@@ -256,10 +256,10 @@ def test_with_a_controller_the_allowance_is_the_controllers_and_grows_with_its_a
     probe.wait_until(2)
     time.sleep(PROMPTLY)
     assert probe.most_in_flight == 2  # the controller's start, not the ceiling
-    for _ in range(2):  # a round of fast answers with the allowance in use: it doubles
+    for _ in range(controller.round_size):  # a round of fast answers, the allowance used
         clock[0] += 0.05
         pacer.answered(Outcome.OK, 0.05)
-    assert pacer.limit == 4
+    assert pacer.limit == 4  # doubled
     probe.wait_until(4)  # the waiting requests were let in at once
     time.sleep(PROMPTLY)
     assert probe.most_in_flight == 4

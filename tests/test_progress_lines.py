@@ -45,6 +45,8 @@ HISTORY_LINE = re.compile(
     r"service_history: (\d+) of 429 days read \((\d+)%\), (\d+) requests \(([\d,]+) a "
     r"minute\), about (.+) left$"
 )
+# The end line's level found: the allowance at the end, and its peak (adaptive, the default).
+IN_FLIGHT = r", \d+ in flight \(peak \d+\)"
 
 
 def run_ticking(
@@ -104,17 +106,21 @@ def test_a_backfill_of_more_than_a_year_warns_then_says_a_line_an_interval(tmp_p
         done, requests, per_minute = int(match[1]), int(match[3]), match[4]
         assert done <= requests <= asked
         assert per_minute == f"{round(requests * 60 / done):,}"
-    assert (
+    last = (
         f"service_history: 429 of 429 days read, {asked} requests in 7 min 10 s "
         f"({round(asked * 60 / 430):,} a minute)"
-    ) in info
+    )
+    assert [line for line in info if line.startswith(last)] != []
+    assert [line for line in info if re.fullmatch(re.escape(last) + IN_FLIGHT, line)] != []
 
 
 def test_a_short_run_says_only_its_last_line(tmp_path, happytalk, config):
     run = run_ticking(tmp_path, config, every=30)  # the default interval, not reached here
     assert run.returncode == 0, run.stderr
     progress = [line for line in said(run) if line.startswith("service_history: ")]
-    assert progress == ["service_history: 10 of 10 days read, 10 requests in 11 s (55 a minute)"]
+    # 10 answers are not a round: the level is the start, 4, as it was.
+    last = "service_history: 10 of 10 days read, 10 requests in 11 s (55 a minute)"
+    assert progress == [f"{last}, 4 in flight (peak 4)"]
     assert not said(run, "WARNING")
 
 
@@ -178,7 +184,9 @@ def test_a_chat_backfill_of_more_than_a_year_warns_in_room_lists_and_rooms(tmp_p
     assert len(info) < 20, info  # no line per day
     # The clock looked at once per day and once for the room: 430, then 431 at the end.
     last = "chat_rooms: 429 of 429 days read, 430 requests in 7 min 11 s (60 a minute)"
-    assert [line for line in info if " days read" in line] == [last]
+    progress = [line for line in info if " days read" in line]
+    assert len(progress) == 1
+    assert re.fullmatch(re.escape(last) + IN_FLIGHT, progress[0]), progress
 
 
 def closed_rated(server: LocalHappyTalk, opened: str) -> str:
@@ -220,10 +228,9 @@ def test_a_chat_backfill_says_its_days_and_the_rooms_too_old_to_read_again(tmp_p
         strict=False,
     ):
         assert re.match(interval.format(*words), line), line
-    assert progress[-1] == (
-        f"chat_rooms: 3 of 3 days read, {asked} requests in 13 s "
-        f"({round(asked * 60 / 13):,} a minute)"
-    )
+    per_minute = round(asked * 60 / 13)
+    last = f"chat_rooms: 3 of 3 days read, {asked} requests in 13 s ({per_minute:,} a minute)"
+    assert re.fullmatch(re.escape(last) + IN_FLIGHT, progress[-1]), progress[-1]
     assert (
         "chat_rooms: 2 rooms read were still open (or closed and not yet rated) but opened "
         "open_room_recheck_days (7) ago or more: sent as they are now, not read again; a "
@@ -265,6 +272,19 @@ def test_the_lines_say_days_requests_rate_and_time_left(monkeypatch, caplog):
         "service_history: 1 of 4 days read (25%), 12 requests (24 a minute), about 1 min 30 s left",
         "service_history: 2 of 4 days read (50%), 30 requests (28 a minute), about 1 min 05 s left",
         "service_history: 2 of 4 days read, 40 requests in 2 h 05 min (0 a minute)",
+    ]
+
+
+def test_the_last_line_says_the_level_in_flight_the_run_found(monkeypatch, caplog):
+    clock = Ticking()
+    monkeypatch.setattr("tap_happytalk.progress_log.clock", clock)
+    day = dt.date(2024, 3, 1)
+    log = ProgressLog(ROOMS, [day], lambda: 40, _logger(caplog), in_flight=lambda: (12, 16))
+    clock.now = 20.0
+    log.unit_done(day)
+    log.end()
+    assert [record.getMessage() for record in caplog.records] == [
+        "chat_rooms: 1 of 1 days read, 40 requests in 20 s (120 a minute), 12 in flight (peak 16)"
     ]
 
 

@@ -298,7 +298,13 @@ class HappyTalkStream(ExplainedErrorsStream):
 
     def _progress_log(self, days: Iterable[dt.date], client: HappyTalkClient) -> ProgressLog:
         """This run's progress lines: a line every interval, and one at the end."""
-        return ProgressLog(self.name, days, lambda: client.metrics.requests, self.logger)
+        return ProgressLog(
+            self.name,
+            days,
+            lambda: client.metrics.requests,
+            self.logger,
+            in_flight=client.in_flight_level,
+        )
 
     @override
     def generate_child_contexts(
