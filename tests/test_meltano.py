@@ -449,7 +449,7 @@ def test_a_config_error_under_meltano_is_said_once(project, command):
         env = tap_env(server, "2024-03-02", TAP_HAPPYTALK_MAX_CONCURRENT_REQUESTS="0")
         done = run_meltano(project, *command, env=env, fails=True)
         assert server.requests == []
-    said = "must be a whole number from 1 to 16, got 0"
+    said = "must be a whole number from 1 to 64, got 0"
     assert (done.stdout + done.stderr).count(said) == 1, done.stderr
     assert "less than the minimum" not in done.stdout + done.stderr
     assert "Catalog discovery failed" not in done.stderr
