@@ -455,14 +455,19 @@ def percent(fraction: float | None) -> str:
     return "-" if fraction is None else f"{round(100 * fraction)}%"
 
 
+def _units_of(seconds: float) -> tuple[int, int, int, int]:
+    """Whole days, hours, minutes and seconds of `seconds`, rounded to the second."""
+    days, rest = divmod(round(seconds), 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return days, hours, minutes, secs
+
+
 def duration(seconds: float | None) -> str:
     """`95` -> `1m 35s`; `-` for none."""
     if seconds is None:
         return "-"
-    whole = round(seconds)
-    days, rest = divmod(whole, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
+    days, hours, minutes, secs = _units_of(seconds)
     if days:
         return f"{days}d {hours:02d}h {minutes:02d}m"
     if hours:
@@ -645,10 +650,7 @@ def duration_ko(seconds: float | None) -> str:
     """`95` -> `1분 35초`; `-` for none."""
     if seconds is None:
         return "-"
-    whole = round(seconds)
-    days, rest = divmod(whole, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
+    days, hours, minutes, secs = _units_of(seconds)
     if days:
         return f"{days}일 {hours}시간 {minutes}분"
     if hours:
