@@ -14,6 +14,13 @@ MAX_END_MARGIN_SECONDS = 24 * 60 * 60
 MAX_RECHECK_DAYS = 30
 MAX_GRACE_MINUTES = 7 * 24 * 60
 NO_MAP = (None, "__NULL__")  # a stream map that removes its stream
+MAX_IN_FLIGHT = 64
+# max_concurrent_requests when it is not set. With adaptive concurrency it is the ceiling, and
+# the highest one allowed, so that it is never what limits the tap; without, the fixed number of
+# earlier releases, so `adaptive_concurrency: false` alone gives their behaviour back. Hence no
+# `default` in the schema: the SDK would fill it in, and unset could not be told from set.
+DEFAULT_CEILING = MAX_IN_FLIGHT
+DEFAULT_FIXED_IN_FLIGHT = 4
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -173,13 +180,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_concurrent_requests",
-        th.IntegerType(minimum=1, maximum=64),
-        default=32,
+        th.IntegerType(minimum=1, maximum=MAX_IN_FLIGHT),
         title="Concurrent requests",
         description=(
-            "Most requests in flight at once, 1 to 64: the ceiling the tap rises to while "
-            "HappyTalk answers fast and error-free, or, with adaptive_concurrency false, the "
-            "fixed number. Records are still emitted in order."
+            f"Most requests in flight at once, 1 to {MAX_IN_FLIGHT}: the ceiling the tap rises "
+            "to while HappyTalk answers fast and error-free, or, with adaptive_concurrency "
+            "false, the fixed number. Records are still emitted in order. Default: "
+            f"{DEFAULT_CEILING} with adaptive concurrency, {DEFAULT_FIXED_IN_FLIGHT} without."
         ),
     ),
     th.Property(

@@ -13,7 +13,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from tap_happytalk.config_schema import CONFIG_SCHEMA, NO_MAP
+from tap_happytalk.config_schema import (
+    CONFIG_SCHEMA,
+    DEFAULT_CEILING,
+    DEFAULT_FIXED_IN_FLIGHT,
+    NO_MAP,
+)
 from tap_happytalk.endpoints import CUSTOMER, ENDPOINTS, Api
 from tap_happytalk.errors import ConfigError
 
@@ -184,6 +189,7 @@ class Settings:
             config.get("api_url") or CUSTOMER.base_url(environment),
             allow_unencrypted=allow_unencrypted,
         )
+        adaptive = config.get("adaptive_concurrency") is not False
         return cls(
             token=Secret(token),
             start=start,
@@ -201,8 +207,8 @@ class Settings:
             ),
             set_aside=dt.timedelta(days=_required_int(config, "set_aside_days")),
             window_hours=_required_int(config, "window_size_hours"),
-            max_concurrent_requests=_required_int(config, "max_concurrent_requests"),
-            adaptive_concurrency=config.get("adaptive_concurrency") is not False,
+            max_concurrent_requests=_max_concurrent_requests(config, adaptive=adaptive),
+            adaptive_concurrency=adaptive,
             max_requests_per_minute=_int_setting(config, "max_requests_per_minute"),
             max_retries=_required_int(config, "max_retries"),
             request_timeout_seconds=_required_int(config, "request_timeout_seconds"),
@@ -305,6 +311,14 @@ def _required_int(config: Mapping[str, Any], name: str) -> int:
     if value is None:  # pragma: no cover - every caller's setting has a default
         raise ConfigError(name, "is required")
     return value
+
+
+def _max_concurrent_requests(config: Mapping[str, Any], *, adaptive: bool) -> int:
+    """The ceiling (adaptive) or the fixed number in flight; unset, each mode's own default."""
+    value = _int_setting(config, "max_concurrent_requests")
+    if value is not None:
+        return value
+    return DEFAULT_CEILING if adaptive else DEFAULT_FIXED_IN_FLIGHT
 
 
 def _api_url(url: str, *, allow_unencrypted: bool) -> str:

@@ -84,13 +84,30 @@ def test_the_old_fixed_behaviour_is_one_setting_away(tmp_path):
     assert max(in_flight) == 6
 
 
+def test_adaptive_concurrency_false_alone_is_the_old_fixed_4(tmp_path):
+    """Without max_concurrent_requests, fixed means 4 in flight, not the adaptive ceiling."""
+    events = sample_events(DAY1, 3, 5)
+    rooms = sample_rooms(DAY1, 3, 40, 3)
+    with serve(rooms, events=events, latency_seconds=0.02) as server:
+        run = run_streams(tmp_path, config_for(server, adaptive_concurrency=False))
+        in_flight = [r.concurrent for r in server.requests]
+        want = expected(server)
+
+    assert run.returncode == 0, run.stderr
+    assert sent(run, MESSAGES) == want.all_messages
+    assert max(in_flight) == 4  # used, and never passed, by every stream and phase together
+
+
 def test_one_controller_a_run_shared_by_every_stream():
     config = {"token": "t", "start_date": "2024-03-01", "api_url": "http://127.0.0.1:1"}
     tap = TapHappyTalk(config=config)
     assert tap.pacer.controller is not None
-    assert tap.pacer.controller.ceiling == 32  # the default ceiling
+    assert tap.pacer.controller.ceiling == 64  # the default ceiling, the highest allowed
     assert tap.pacer.limit == START_LIMIT
     assert tap.pacer is tap.pacer  # every stream's client is given this one
     fixed = TapHappyTalk(config={**config, "adaptive_concurrency": False})
     assert fixed.pacer.controller is None
-    assert fixed.pacer.limit == 32
+    assert fixed.pacer.limit == 4  # the old fixed default, not the ceiling
+    chosen = TapHappyTalk(config={**config, "max_concurrent_requests": 9})
+    assert chosen.pacer.controller is not None
+    assert chosen.pacer.controller.ceiling == 9

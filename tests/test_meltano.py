@@ -455,6 +455,18 @@ def test_a_config_error_under_meltano_is_said_once(project, command):
     assert "Catalog discovery failed" not in done.stderr
 
 
+def test_adaptive_concurrency_false_alone_under_meltano_is_the_old_fixed_4(project):
+    """meltano.yml gives max_concurrent_requests no value, so the tap's own default holds.
+
+    A value there would reach the tap as if set, and fixed would mean the adaptive ceiling.
+    """
+    with LocalHappyTalk(sample_events(FIRST_DAY, 12, 5), latency_seconds=0.05) as server:
+        env = tap_env(server, "2024-03-13", TAP_HAPPYTALK_ADAPTIVE_CONCURRENCY="false")
+        meltano(project, "invoke", "tap-happytalk", env=env)
+        in_flight = [r.concurrent for r in server.requests]
+    assert max(in_flight) == 4
+
+
 def test_an_unknown_setting_under_meltano_gets_one_warning_from_the_tap(project):
     meltano(project, "config", "set", "tap-happytalk", "window_size", "12", env={})
     try:

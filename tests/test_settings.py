@@ -69,13 +69,30 @@ def test_defaults_are_the_ones_the_schema_advertises():
     assert settings.zone == ZoneInfo(defaults["timezone"])
     assert settings.end is None
     assert settings.window_hours == defaults["window_size_hours"]
-    assert settings.max_concurrent_requests == defaults["max_concurrent_requests"]
+    assert "max_concurrent_requests" not in defaults  # its default depends on the mode
     assert settings.adaptive_concurrency is defaults["adaptive_concurrency"]
     assert settings.max_retries == defaults["max_retries"]
     assert settings.request_timeout_seconds == defaults["request_timeout_seconds"]
     assert settings.lookback == dt.timedelta(minutes=defaults["lookback_minutes"])
     assert settings.end_margin == dt.timedelta(seconds=defaults["end_margin_seconds"])
     assert settings.endpoint.name == defaults["endpoint"]
+
+
+@pytest.mark.parametrize(
+    ("config", "in_flight"),
+    [
+        ({}, 64),  # adaptive: a ceiling that is never the limit, the highest allowed
+        ({"adaptive_concurrency": False}, 4),  # fixed: the old default, one setting away
+        ({"max_concurrent_requests": 12}, 12),
+        ({"max_concurrent_requests": 12, "adaptive_concurrency": False}, 12),
+        ({"max_concurrent_requests": 64, "adaptive_concurrency": False}, 64),
+    ],
+)
+def test_max_concurrent_requests_unset_is_each_modes_own_default(config, in_flight):
+    settings = Settings.from_config({**BASE, **config})
+    assert settings.max_concurrent_requests == in_flight
+    description = CONFIG_SCHEMA["properties"]["max_concurrent_requests"]["description"]
+    assert "Default: 64 with adaptive concurrency, 4 without." in description
 
 
 @pytest.mark.parametrize(
