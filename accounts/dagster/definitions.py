@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from dagster import Definitions, JobDefinition, ScheduleDefinition, job
-from dagster_meltano import meltano_command_op, meltano_resource
+from dagster_meltano import (  # type: ignore[import-untyped]  # no py.typed
+    meltano_command_op,
+    meltano_resource,
+)
 
 # The Meltano project: MELTANO_PROJECT_ROOT, else the folder two levels up (accounts/dagster/).
 PROJECT_ROOT = Path(
