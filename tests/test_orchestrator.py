@@ -278,24 +278,54 @@ def test_an_accounts_job_runs_meltano_for_that_account_without_force(
     assert token not in ran.stdout + ran.stderr
 
 
+# How the daemon's queue (QueuedRunCoordinatorDaemon) decides, with Dagster's own counter: a
+# private helper, so the pinned Dagster is what this was checked with.
 INSTANCE_SETTINGS = """
-import json
+import importlib.util, json, sys
+from types import SimpleNamespace
 from dagster import DagsterInstance
+from dagster._utils.tags import TagConcurrencyLimitsCounter
+spec = importlib.util.spec_from_file_location("definitions", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+jobs = module.defs.get_repository_def().get_all_jobs()
 coordinator = DagsterInstance.get().run_coordinator
 queue = coordinator.get_run_queue_config()
+running = SimpleNamespace(tags=module.defs.get_job_def(sys.argv[2]).tags)
+counter = TagConcurrencyLimitsCounter(queue.tag_concurrency_limits, [running])
 print(json.dumps({
     "coordinator": type(coordinator).__name__,
     "max_concurrent_runs": queue.max_concurrent_runs,
     "tag_concurrency_limits": queue.tag_concurrency_limits,
+    "queued_while_running": {job.name: counter.is_blocked(job) for job in jobs},
 }))
 """
 
 
-def test_dagster_yaml_queues_one_run_per_meltano_job(dagster_venv, project, tmp_path):
+def test_dagster_yaml_queues_a_jobs_next_run_while_it_runs_and_not_the_others(
+    dagster_venv, project, databases, tmp_path
+):
     shutil.copy2(project / "accounts" / "dagster" / "dagster.yaml", tmp_path)
-    done = dagster(dagster_venv, project, tmp_path, "python", "-c", INSTANCE_SETTINGS, env={})
+    done = dagster(
+        dagster_venv,
+        project,
+        tmp_path,
+        "python",
+        "-c",
+        INSTANCE_SETTINGS,
+        DEFINITIONS,
+        "happytalk_brand_a",
+        env=system_database(databases),
+    )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {
+    instance = json.loads(done.stdout)
+    assert instance.pop("queued_while_running") == {
+        "happytalk_brand_a": True,
+        "happytalk_brand_b": False,
+        "happytalk_brand_c": False,
+        "happytalk_models": False,
+    }
+    assert instance == {
         "coordinator": "QueuedRunCoordinator",
         "max_concurrent_runs": 4,
         "tag_concurrency_limits": [
