@@ -16,9 +16,8 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -28,6 +27,9 @@ from local_happytalk.chats import sample_rooms
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
 
 from .conftest import FIRST_DAY, copy_project, wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DAYS = 4
 ACCOUNTS = ("brand-a", "brand-b", "brand-c")
@@ -257,7 +259,8 @@ def test_the_models_union_every_account(accounts, servers):
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     rows = accounts.query(
         accounts.warehouse,
-        f"SELECT source_relation, count(*) FROM analytics_{accounts.system}.stg_happytalk__chat_rooms"
+        "SELECT source_relation, count(*)"
+        f" FROM analytics_{accounts.system}.stg_happytalk__chat_rooms"
         " GROUP BY source_relation ORDER BY 1",
     )
     assert rows == [(schema(account), DAYS * 2) for account in ACCOUNTS]
