@@ -31,6 +31,8 @@ from .conftest import FIRST_DAY, copy_project, wait_for
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
+
 DAYS = 4
 ACCOUNTS = ("brand-a", "brand-b", "brand-c")
 PAGE = Path(__file__).parent.parent / "docs" / "ACCOUNTS.md"
@@ -392,6 +394,27 @@ def test_one_accounts_trouble_stays_its_own(accounts, servers):
     for account in ACCOUNTS:
         assert len(set(accounts.loaded(account, "service_history"))) == DAYS * 6 + 6
         assert len(accounts.loaded(account, "service_history")) == DAYS * 6 + 6
+
+
+def test_a_room_that_keeps_failing_holds_back_its_account_alone(accounts, servers):
+    """One of brand-c's rooms answers 500 on every attempt: brand-c's run loads everything
+    else, keeps the room to ask again and exits incomplete; brand-a and brand-b succeed."""
+    _, rooms = account_data(ACCOUNTS.index("brand-c"))
+    failing = rooms[1]["chat"]["id"]
+    servers["brand-c"].inject(Fault("status", status=500), room_id=failing, times=100_000)
+    done = accounts.run_all(accounts.workers[1])
+
+    assert done.returncode == 123
+    assert [s for s, _ in accounts.runs("brand-a")] == ["SUCCESS"]
+    assert [s for s, _ in accounts.runs("brand-b")] == ["SUCCESS"]
+    assert [s for s, _ in accounts.runs("brand-c")] == ["FAIL"]
+    assert_loaded_alone(accounts, "brand-a")
+    assert_loaded_alone(accounts, "brand-b")
+    assert sorted(accounts.loaded("brand-c", "chat_rooms")) == sorted(
+        room["chat"]["id"] for room in rooms if room["chat"]["id"] != failing
+    )
+    held = accounts.state("brand-c")["singer_state"]["bookmarks"]["chat_rooms"]
+    assert [entry["id"] for entry in held["ask_again"]] == [failing]
 
 
 def test_an_account_without_its_token_never_borrows_another(accounts, servers):
