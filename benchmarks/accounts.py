@@ -379,7 +379,7 @@ def batch(root: Path, servers: list[Server], postgres: str, scratch: Path) -> Ba
     logs = [
         (scratch / f"{count}-accounts" / f"brand-{n}.log").open("wb") for n in range(1, count + 1)
     ]
-    runs: list[Run] = []
+    busy, runs = MachineBusy(), list[Run]()
     for n, (env, log) in enumerate(zip(envs, logs, strict=True), start=1):
         process = subprocess.Popen(
             [MELTANO, "run", f"happytalk-brand-{n}"],
@@ -389,7 +389,6 @@ def batch(root: Path, servers: list[Server], postgres: str, scratch: Path) -> Ba
             stderr=subprocess.STDOUT,
         )
         runs.append(Run(n, process, time.perf_counter()))
-    busy = MachineBusy()
     sampler = Sampler(runs)
     sampling = threading.Thread(target=sampler.loop, daemon=True)
     sampling.start()
@@ -398,10 +397,10 @@ def batch(root: Path, servers: list[Server], postgres: str, scratch: Path) -> Ba
         waiter.start()
     for waiter in waiting:
         waiter.join()
+    machine_busy = busy.share()
     sampler.done.set()
     sampling.join()
     server_cpu = sum(server.cpu_seconds() for server in servers) - server_cpu
-    check(all(run.tap_started for run in runs), "a run's tap was never seen running")
     for log in logs:
         log.close()
     records = 0
@@ -421,6 +420,7 @@ def batch(root: Path, servers: list[Server], postgres: str, scratch: Path) -> Ba
                 f"{server.served[stream]:,} served",
             )
             records += landed
+    check(all(run.tap_started for run in runs), "a run's tap was never seen running")
     first = min(run.started for run in runs)
     return Batch(
         accounts=count,
@@ -431,7 +431,7 @@ def batch(root: Path, servers: list[Server], postgres: str, scratch: Path) -> Ba
         cpu_seconds=sum(run.cpu_seconds for run in runs),
         cpu_by_role=sampler.cpu_by_role(),
         server_cpu_seconds=server_cpu,
-        machine_busy=busy.share(),
+        machine_busy=machine_busy,
         tap_start_median=statistics.median(run.tap_started - run.started for run in runs),
         tap_span_median=statistics.median(run.tap_last_seen - run.tap_started for run in runs),
     )
