@@ -11,7 +11,7 @@ UV_VERSION := 0.13.10
 DEMO_INSTALLED := $(VENV)/.installed-demo
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint demo server install dist bench bench-dbt faults soak clean holidays
+.PHONY: test lint demo server install dist bench bench-dbt bench-accounts faults soak clean holidays
 
 # The whole suite: static checks, then every test.
 test: lint
@@ -73,6 +73,11 @@ bench: $(INSTALLED)
 # build after one more day. Prints the table the README quotes; takes tens of minutes.
 bench-dbt: $(INSTALLED)
 	$(BIN)/python benchmarks/dbt_scale.py
+
+# 1, 4 and 8 accounts side by side, Meltano's state in a throwaway PostgreSQL (docs/PERFORMANCE.md).
+BENCH_ACCOUNTS_ARGS ?=
+bench-accounts: $(INSTALLED)
+	bash -c 'source .ci/postgres.sh && $(BIN)/python benchmarks/accounts.py $(BENCH_ACCOUNTS_ARGS)'
 
 # Robustness: prints the fault matrix the README quotes.
 faults: $(INSTALLED)
