@@ -14,7 +14,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tap_happytalk.errors import UnreadableDayError
+from tap_happytalk.answers import room_list_page
+from tap_happytalk.errors import UndocumentedAnswerError, UnreadableDayError
 from tap_happytalk.progress import Progress
 from tap_happytalk.streams.chat_state import ChatMark, read_mark
 from tap_happytalk.streams.room_list import (
@@ -455,3 +456,38 @@ def test_a_second_of_19_rooms_anywhere_after_the_point_is_read_on_not_in_two_pas
     }
     assert {room["id"] for room in day.rooms} == want
     assert day.resumed
+
+
+def test_a_list_that_ignores_the_limit_asked_is_set_aside_or_read_whole_never_read_short():
+    """docs/ASSUMPTIONS.md: were HappyTalk to serve a page size of its own whatever `limit`
+    asks, each answer still goes through `room_list_page`'s checks: a page of 10 that ends
+    before its own total_count is refused (the day set aside, not read short); pages of 50
+    where fewer were asked fail the overlap, and the day is read whole, every room once."""
+    rooms = spread(2000, 0, 86_400)
+    want = sorted(
+        r["id"] for r in rooms if wall_clock(20 * 3600) <= r["reg_date"] < wall_clock(21 * 3600)
+    )
+    for served in (10, 50):
+        sim, where, split, end = first_then_rest(rooms, 20, 21)
+
+        def ignoring_limit(
+            page: int, limit: int, order: Any, sim: Any = sim, served: int = served
+        ) -> Any:
+            listed = sim.fetch(page, served, order)
+            body = {
+                "data": {
+                    "page": page,
+                    "limit": served,
+                    "total_count": listed.total,
+                    "chat_list": listed.rooms,
+                }
+            }
+            return room_list_page(body, "the rooms of a day", page, limit)
+
+        if served < PAGE_SIZE:
+            with pytest.raises(UndocumentedAnswerError, match="of its own total_count 2000"):
+                list_window(ignoring_limit, DayWindow(split, end), where)
+            continue
+        day = list_window(ignoring_limit, DayWindow(split, end), where)
+        assert not day.resumed
+        assert sorted(room["id"] for room in day.rooms) == want
