@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+import yaml
 
 from local_happytalk.chats import sample_rooms
 from local_happytalk.server import Fault, LocalHappyTalk, sample_events
@@ -430,3 +431,29 @@ def test_an_account_without_its_token_never_borrows_another(accounts, servers):
     assert "tap-happytalk--brand-b invalid setting 'token': is required" in done.stderr
     assert servers["brand-a"].requests == []
     assert servers["brand-a"].token not in done.stdout + done.stderr
+
+
+def test_each_account_of_the_layout_is_its_own_in_every_place():
+    """accounts.meltano.yml: each account its own token variable and schema (one missing would
+    fall back to tap-happytalk's), its job and schedule, its schema in the models' union, and
+    its name in the page's command that runs them all."""
+    layout = yaml.safe_load(
+        (PAGE.parent.parent / "accounts" / "accounts.meltano.yml").read_text(encoding="utf-8")
+    )
+    extractors = layout["plugins"]["extractors"]
+    names = [e["name"].removeprefix("tap-happytalk--") for e in extractors]
+    assert names == list(ACCOUNTS)
+    for extractor, account in zip(extractors, names, strict=True):
+        assert extractor["inherit_from"] == "tap-happytalk"
+        assert extractor["config"]["token"] == f"${token_variable(account)}"
+        assert extractor["load_schema"] == schema(account)
+    jobs = {job["name"]: job["tasks"] for job in layout["jobs"]}
+    for account in names:
+        assert jobs[f"happytalk-{account}"] == [f"tap-happytalk--{account} target-postgres"]
+    scheduled = {s["job"]: s["interval"] for s in layout["schedules"]}
+    assert all(scheduled[f"happytalk-{account}"] == "@hourly" for account in names)
+    (dbt,) = layout["plugins"]["utilities"]
+    union = re.search(r"happytalk_union_schemas: \[([^\]]*)\]", dbt["commands"]["build"]["args"])
+    assert union is not None
+    assert union.group(1).split(", ") == [schema(account) for account in names]
+    assert page_block("accounts-run-all").startswith(f"printf '%s\\n' {' '.join(names)} |")

@@ -38,8 +38,13 @@ def meltano_schedules() -> list[dict[str, Any]]:
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if listed.returncode != 0:
+        # Dagster would show only the exit status: say what Meltano said.
+        problem = listed.stderr.strip().splitlines()[-1:] or ["no output"]
+        msg = f"`meltano schedule list` failed in {PROJECT_ROOT}: {problem[0]}"
+        raise RuntimeError(msg)
     schedules: list[dict[str, Any]] = json.loads(listed.stdout)["schedules"]["job"]
     return schedules
 
@@ -79,6 +84,13 @@ def meltano_job(name: str) -> JobDefinition:
 
 # Read once, when Dagster loads this file.
 SCHEDULES = [schedule for schedule in meltano_schedules() if is_orchestrated(schedule)]
+if not any(schedule["job"]["name"] != MODELS_JOB for schedule in SCHEDULES):
+    # An empty code location would load without a word and never run anything.
+    msg = (
+        f"no account's scheduled job in the Meltano project {PROJECT_ROOT}: does its meltano.yml "
+        "include accounts/accounts.meltano.yml (include_paths)?"
+    )
+    raise RuntimeError(msg)
 JOBS = {schedule["job"]["name"]: meltano_job(schedule["job"]["name"]) for schedule in SCHEDULES}
 
 defs = Definitions(
