@@ -122,22 +122,20 @@ class Accounts:
     def meltano(
         self, root: Path, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "meltano"), *args],
-            cwd=root,
-            env=env or self.env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        return self._run(root, [str(BIN / "meltano"), *args], env)
 
     def run_all(
         self, root: Path, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """The page's one command for every account, in `root`."""
+        return self._run(root, ["bash", "-c", page_block("accounts-run-all")], env)
+
+    def _run(
+        self, root: Path, command: list[str], env: dict[str, str] | None
+    ) -> subprocess.CompletedProcess[str]:
+        """`command` in the worker at `root`, with every worker's environment unless `env`."""
         return subprocess.run(
-            ["bash", "-c", page_block("accounts-run-all")],
+            command,
             cwd=root,
             env=env or self.env(),
             capture_output=True,
