@@ -9,14 +9,27 @@ received, and every room sent, across runs.
 from __future__ import annotations
 
 import json
+import signal
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from local_happytalk.chats import CHAT_ROOM_LISTS_PATH, sample_rooms
+from local_happytalk.server import Fault
 
-from .test_chats import CHATS, DAY1, ROOMS, config_for, run_streams, sent, serve
+from .conftest import run_until_stopped, write_json
+from .test_chats import (
+    CHATS,
+    DAY1,
+    MESSAGES,
+    ROOMS,
+    catalog_file,
+    config_for,
+    run_streams,
+    sent,
+    serve,
+)
 from .test_chats_hourly import UPGRADE_STATES
 from .test_ties import tie
 
@@ -181,3 +194,87 @@ def test_a_state_written_before_the_point_in_the_list_existed_reads_the_day_whol
     assert room_ids(second) == ids(opened_between(rooms, until(15), until(16)))
     assert read_on <= 3
     assert room_ids(third) == ids(opened_between(rooms, until(16), until(17)))
+
+
+def test_an_hourly_run_killed_while_reading_on_resumes_from_its_last_state(tmp_path):
+    """TRUST 1: SIGKILL in the middle of a run that reads on from the point; the next run,
+    from the last STATE it printed, sends every room of the hour (none lost)."""
+    rooms = day_of_rooms()
+    with serve(opened_before(rooms, until(15)), latency_seconds=0.02) as server:
+        first = run_streams(tmp_path, hourly_config(server, 15), CHATS)
+        new = opened_between(rooms, until(15), until(16))
+        server.chats.add_rooms(new)
+        catalog = catalog_file(tmp_path, CHATS)
+        killed, _ = run_until_stopped(
+            tmp_path,
+            hourly_config(server, 16),
+            8,
+            signal.SIGKILL,
+            (
+                "--catalog",
+                str(catalog),
+                "--state",
+                str(write_json(tmp_path / "s.json", first.states[-1])),
+            ),
+        )
+        states = [m["value"] for m in killed if m["type"] == "STATE"]
+        resumed = run_streams(
+            tmp_path,
+            hourly_config(server, 16),
+            CHATS,
+            state=states[-1] if states else first.states[-1],
+        )
+
+    assert first.returncode == resumed.returncode == 0, resumed.stderr
+    sent_before_kill = Counter(record["id"] for record in sent(killed, ROOMS))
+    assert set(sent_before_kill + room_ids(resumed)) == set(ids(new))
+    assert point_in_list(resumed) is not None
+
+
+def test_messages_deselected_for_an_hour_keep_their_own_point(tmp_path):
+    """TRUST 4: chat_messages left out of one hourly run: rooms read on from their point; when
+    messages come back, they catch up from their own state, and every room's messages come."""
+    rooms = day_of_rooms(count=240)
+    with serve(opened_before(rooms, until(15))) as server:
+        first = run_streams(tmp_path, hourly_config(server, 15), CHATS)
+        server.chats.add_rooms(opened_between(rooms, until(15), until(16)))
+        rooms_only = run_streams(
+            tmp_path, hourly_config(server, 16), {ROOMS}, state=first.states[-1]
+        )
+        server.chats.add_rooms(opened_between(rooms, until(16), until(17)))
+        both = run_streams(tmp_path, hourly_config(server, 17), CHATS, state=rooms_only.states[-1])
+
+    assert first.returncode == rooms_only.returncode == both.returncode == 0, both.stderr
+    assert not sent(rooms_only, MESSAGES)
+    # Rooms of 15:00-16:00 come again with their messages (the rooms are the messages'
+    # parents; a target upserts them on `id`): every room at least once, none missing.
+    assert set(room_ids(first, rooms_only, both)) == set(ids(opened_before(rooms, until(17))))
+    messages = {(m["room_id"], m["id"]) for m in sent(first, MESSAGES) + sent(both, MESSAGES)}
+    expected = {
+        (room["chat"]["id"], message["id"])
+        for room in opened_before(rooms, until(17))
+        for message in room["message"]
+    }
+    assert messages == expected
+
+
+def test_an_undocumented_answer_where_the_list_is_read_on_loses_nothing(tmp_path):
+    """TRUST 5: the first room-list answer of the run that reads on is not HappyTalk's shape;
+    the run goes on without proof from the point (it reads the day whole, or sets it aside for
+    the next run), and across runs every room of the hour comes once."""
+    rooms = day_of_rooms()
+    with serve(opened_before(rooms, until(15))) as server:
+        first = run_streams(tmp_path, hourly_config(server, 15), CHATS)
+        new = opened_between(rooms, until(15), until(16))
+        server.chats.add_rooms(new)
+        server.inject(
+            Fault("body", status=200, text='{"result": "success", "data": "?"}'),
+            path=CHAT_ROOM_LISTS_PATH,
+        )
+        second = run_streams(tmp_path, hourly_config(server, 16), CHATS, state=first.states[-1])
+        third = run_streams(tmp_path, hourly_config(server, 16), CHATS, state=second.states[-1])
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode in (0, 3), second.stderr
+    assert room_ids(second, third) == ids(new)
+    assert third.returncode == 0, third.stderr
