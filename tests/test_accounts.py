@@ -293,7 +293,6 @@ def test_a_second_run_of_an_account_while_one_runs_is_refused(accounts, servers)
     env = accounts.env()
     with started_run(accounts, accounts.workers[0], "happytalk-brand-a", env) as first:
         wait_for(lambda: running(accounts, "brand-a"), 120, "brand-a's run to be recorded")
-        asked = len(servers["brand-a"].requests)
         second = accounts.meltano(accounts.workers[1], "run", "happytalk-brand-a", env=env)
         first_stderr = first.communicate(timeout=300)[1]
     assert second.returncode == 1
@@ -304,7 +303,6 @@ def test_a_second_run_of_an_account_while_one_runs_is_refused(accounts, servers)
     # The refused run asked HappyTalk nothing: every window was asked once, by the first.
     windows = [r.start_date for r in servers["brand-a"].requests if r.start_date]
     assert len(windows) == len(set(windows)) == DAYS
-    assert len(servers["brand-a"].requests) >= asked
     assert_loaded_alone(accounts, "brand-a")
     assert [state for state, _ in accounts.runs("brand-a")] == ["SUCCESS"]
 
